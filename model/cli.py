@@ -1,0 +1,193 @@
+"""Headless commands: train, eval, predict, bench.
+
+Usage:
+    python main.py train --data ../shared/camvid --epochs 40 --out runs/lite0.safetensors
+    python main.py eval --images ../shared/camvid/val --annotations ../shared/camvid/valannot --json
+    python main.py predict ../shared/camvid/val -o out/
+    python main.py bench --backend onnx --size 480x360 --json
+
+Each command exits non-zero with one clear line on bad arguments or bad files.
+"""
+
+from __future__ import annotations
+
+__all__ = ["add_model_commands", "UserError"]
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    """``WxH`` -> (width, height)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if w <= 0 or h <= 0 or w > 16384 or h > 16384:
+        raise argparse.ArgumentTypeError(f"size out of range: {text!r}")
+    return w, h
+
+
+def _crop(text: str) -> tuple[int, int]:
+    """``HxW`` -> (height, width)."""
+    w, h = _size(text)
+    return w, h  # the flag is written HxW, so the first number is the height
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return v
+
+
+def add_model_commands(sub: argparse._SubParsersAction) -> None:
+    """Register train / eval / predict / bench on a subparsers object."""
+    from model.networks import BACKBONES
+
+    t = sub.add_parser("train", help="train an FCN-8 model", description="Train an FCN-8 model on a CamVid-style dataset.")
+    t.add_argument("--data", required=True, help="dataset root (SegNet or origin layout) or an images folder")
+    t.add_argument("--annotations", help="annotation folder, when --data is a plain images folder")
+    t.add_argument("--backbone", choices=BACKBONES, default="efficientnet-lite0")
+    t.add_argument("--head", choices=("conv", "plain"), default="conv")
+    t.add_argument("--head-width", type=_positive_int, default=96)
+    t.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="start the backbone from random weights")
+    t.add_argument("--backbone-weights", help="torchvision-format VGG-16 weights for --backbone vgg16")
+    t.add_argument("--epochs", type=_positive_int, default=40)
+    t.add_argument("--batch-size", type=_positive_int, default=8)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=1e-4)
+    t.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    t.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
+    t.add_argument("--crop", type=_crop, default=(288, 384), metavar="HxW")
+    t.add_argument("--no-augment", dest="augment", action="store_false")
+    t.add_argument("--class-weighting", choices=("none", "sqrt", "median"), default="sqrt")
+    t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
+    t.add_argument("--val-split", default="val", help="split that selects the best epoch ('none' for none)")
+    t.add_argument("--working-height", type=_positive_int, default=360, help="frame height used at inference")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    t.add_argument("--workers", type=int, default=0)
+    t.add_argument("--out", default="runs/model.safetensors")
+    t.add_argument("--resume", help="continue from a .last.safetensors checkpoint")
+    t.add_argument("--skip-bad", action="store_true", help="skip bad frames (counted) instead of stopping")
+    t.add_argument("--max-steps-per-epoch", type=_positive_int, help=argparse.SUPPRESS)
+    t.add_argument("--progress", choices=("text", "json"), default="text")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="score a model on frames with annotations")
+    e.add_argument("--images", required=True, help="folder of frames")
+    e.add_argument("--annotations", required=True, help="folder of label PNGs (or predicted masks) paired by file stem")
+    e.add_argument("--model", help="checkpoint (default: the shipped model)")
+    e.add_argument("--predictions", help="score these label PNGs instead of running a model")
+    e.add_argument("--include-void", action="store_true", help="score void pixels too")
+    e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
+    e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="write label and colour PNGs for a frame folder or video")
+    p.add_argument("input", help="frame folder or video file")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--model", help="checkpoint (default: the shipped model)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    b = sub.add_parser("bench", help="measure model and pipeline frames per second")
+    b.add_argument("--model", help="checkpoint (default: the shipped model)")
+    b.add_argument("--backend", action="append", choices=("torch", "onnx", "all"), help="repeatable; default all")
+    b.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    b.add_argument("--size", type=_size, action="append", metavar="WxH", help="repeatable; default 480x360")
+    b.add_argument("--frames", type=_positive_int, default=60, help="timed frames per run")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
+
+
+def cmd_train(args) -> int:
+    from model.train import TrainConfig, main
+
+    cfg = TrainConfig(
+        data=args.data, annotations=args.annotations, out=args.out, backbone=args.backbone, head=args.head,
+        head_width=args.head_width, pretrained=args.pretrained, backbone_weights=args.backbone_weights,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        optimizer=args.optimizer, schedule=args.schedule, crop=args.crop, augment=args.augment,
+        class_weighting=args.class_weighting, train_splits=tuple(s for s in args.train_splits.split(",") if s),
+        val_split=None if args.val_split == "none" else args.val_split, working_height=args.working_height,
+        seed=args.seed, device=args.device, workers=args.workers, resume=args.resume, skip_bad=args.skip_bad,
+        max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
+    )
+    _check_writable(Path(cfg.out))
+    main(cfg)
+    return 0
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    import os
+
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise UserError(f"{path}: output folder is not writable")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, expected a file name")
+
+
+def cmd_eval(args) -> int:
+    from model.evaluation import evaluate_folder, format_table
+
+    result = evaluate_folder(
+        images=args.images, annotations=args.annotations, model=args.model, predictions=args.predictions,
+        include_void=args.include_void, backend=args.backend, device=args.device,
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from model.evaluation import predict_to_folder
+
+    n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device, overwrite=args.overwrite)
+    print(f"wrote {n} label + colour PNG pairs to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from model.bench import run_bench
+
+    backends = args.backend or ["all"]
+    if "all" in backends:
+        backends = ["torch", "onnx"]
+    results = run_bench(model=args.model, backends=backends, sizes=args.size or [(480, 360)], frames=args.frames, device=args.device)
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results))
+    else:
+        for r in results:
+            print(f"{r['backend']:>6} {r['device']:>4} {r['size']:>9}  model {r['model_fps']:6.1f} fps  "
+                  f"pipeline {r['pipeline_fps']:6.1f} fps  peak RSS {r['peak_rss_mb']:.0f} MB")
+    return 0

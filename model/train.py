@@ -1,0 +1,298 @@
+"""Training: ``TrainConfig`` -> best-on-val FCN-8 checkpoint, single process or under torchrun.
+
+Usage:
+    python main.py train --data ../shared/camvid --epochs 40 --out runs/lite0.safetensors
+    torchrun --nproc_per_node 2 main.py train --data ../shared/camvid --epochs 2
+"""
+
+from __future__ import annotations
+
+__all__ = ["TrainConfig", "train_one_epoch", "evaluate", "main", "lr_at", "class_weights_from"]
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.checkpoint import CheckpointError, load_checkpoint, optimizer_state_from, save_checkpoint
+from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
+from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
+from model.metrics import ConfusionMatrix
+from model.networks import Architecture, build_model
+from model.progress import ProgressReporter
+
+
+@dataclass
+class TrainConfig:
+    """One training run; every field has a command-line flag of the same name."""
+
+    data: str = ""  # dataset root (SegNet layout, origin layout) or an images folder
+    annotations: str | None = None  # annotation folder when ``data`` is a plain images folder
+    out: str = "runs/model.safetensors"  # best checkpoint; the last epoch goes to <out>.last.safetensors
+    backbone: str = "efficientnet-lite0"  # efficientnet-lite0/1/2 or vgg16
+    head: str = "conv"  # conv (small conv stacks) or plain (1x1 score layers)
+    head_width: int = 96  # channels of the conv head
+    pretrained: bool = True  # ImageNet start for EfficientNet-Lite backbones
+    backbone_weights: str | None = None  # torchvision-format VGG-16 weights file
+    epochs: int = 40  # passes over the training frames
+    batch_size: int = 8  # frames per step (per process under torchrun)
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 1e-4  # decoupled (AdamW) or L2 (SGD) weight decay
+    optimizer: str = "adamw"  # adamw or sgd
+    schedule: str = "cosine"  # cosine (linear warm-up + cosine) or onecycle
+    warmup_epochs: float = 1.0  # warm-up length for the cosine schedule
+    crop: tuple[int, int] = (288, 384)  # training crop, height x width
+    scale: tuple[float, float] = (0.75, 1.5)  # scale jitter range
+    augment: bool = True  # scale jitter, crop, flip and colour jitter; off = centre crops
+    class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
+    train_splits: tuple[str, ...] = ("train",)  # splits trained on
+    val_split: str | None = "val"  # split used to pick the best epoch, None for none
+    working_height: int = 360  # frame height inference resizes to (stored in the card)
+    seed: int = 0  # seeds weights, order and augmentation
+    device: str = "auto"  # auto, cpu or cuda
+    workers: int = 0  # DataLoader worker processes
+    resume: str | None = None  # a <out>.last checkpoint to continue from
+    skip_bad: bool = False  # count bad frames instead of stopping
+    max_steps_per_epoch: int | None = None  # cut epochs short (tests, smoke runs)
+    progress: str = "text"  # text (tqdm) or json (one object per line)
+    extra: dict = field(default_factory=dict)  # free-form notes copied into the card
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(backbone=self.backbone, head=self.head, head_width=self.head_width, num_classes=NUM_CLASSES)
+
+    @property
+    def last_path(self) -> Path:
+        out = Path(self.out)
+        return out.with_name(out.name.removesuffix(".safetensors") + ".last.safetensors")
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig, steps_per_epoch: int) -> float:
+    """Learning rate at ``step`` of ``total`` for the configured schedule."""
+    if cfg.schedule == "onecycle":
+        peak = max(1, int(0.3 * total))
+        if step < peak:
+            return cfg.lr * (0.04 + 0.96 * step / peak)
+        t = (step - peak) / max(1, total - peak)
+        return cfg.lr * (1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * t)))
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def class_weights_from(labels: list[np.ndarray], mode: str) -> torch.Tensor | None:
+    """Median-frequency weights (or their square root) from training label maps; void gets 0."""
+    if mode == "none":
+        return None
+    counts = np.zeros(NUM_CLASSES, np.float64)
+    for label in labels:
+        counts += np.bincount(label.reshape(-1), minlength=NUM_CLASSES)[:NUM_CLASSES]
+    counts[VOID_INDEX] = 0
+    freq = counts / counts.sum()
+    present = freq > 0
+    weights = np.zeros(NUM_CLASSES)
+    weights[present] = np.median(freq[present]) / freq[present]
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    elif mode != "median":
+        raise ValueError(f"unknown class weighting {mode!r} (none, sqrt, median)")
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps, weights, device, report) -> tuple[int, float]:
+    """One pass over ``loader``; returns the next global step and the mean loss."""
+    model.train()
+    losses = []
+    for i, (images, labels) in enumerate(loader):
+        if cfg.max_steps_per_epoch is not None and i >= cfg.max_steps_per_epoch:
+            break
+        step = step0 + i
+        lr = lr_at(step, total_steps, cfg, len(loader))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(images)
+        loss = F.cross_entropy(logits.float(), labels, weight=weights, ignore_index=VOID_INDEX)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a lower --lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        report.step(epoch=epoch, step=step + 1, loss=losses[-1], lr=lr)
+    return step0 + len(losses), float(np.mean(losses)) if losses else float("nan")
+
+
+@torch.no_grad()
+def evaluate(model, dataset, device, *, batch_size: int = 4) -> dict:
+    """Full-frame scores on ``dataset`` from one confusion matrix, void ignored."""
+    model.eval()
+    cm = ConfusionMatrix()
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(len(dataset), start + batch_size))]
+        shapes = {tuple(x.shape) for x, _ in items}
+        groups = [items] if len(shapes) == 1 else [[it] for it in items]
+        for group in groups:
+            images = torch.stack([x for x, _ in group]).to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                pred = model(images).argmax(1).cpu().numpy()
+            for p, (_, y) in zip(pred, group):
+                cm.update(p, y.numpy())
+    return cm.compute().to_json(frames=len(dataset))
+
+
+def _datasets(cfg: TrainConfig):
+    transform = TrainTransform(crop=tuple(cfg.crop), scale=tuple(cfg.scale), augment=cfg.augment)
+    if cfg.annotations:
+        pairs = pair_by_stem(cfg.data, cfg.annotations, skip_bad=cfg.skip_bad)
+        return CamVidDataset(pairs, transform=transform, seed=cfg.seed, skip_bad=cfg.skip_bad), None
+    splits = {s.name: s for s in detect_splits(cfg.data)}
+    if not splits:
+        raise DataError(f"{cfg.data}: no dataset layout found (expected train/ + trainannot/, images_prepped_train/ + annotations_prepped_train/, or pass --annotations)")
+    missing = [s for s in cfg.train_splits if s not in splits]
+    if missing:
+        raise DataError(f"{cfg.data}: no '{missing[0]}' split (found: {', '.join(splits)})")
+    pairs = [p for s in cfg.train_splits for p in pair_by_stem(splits[s].images, splits[s].annotations, skip_bad=cfg.skip_bad)]
+    train = CamVidDataset(pairs, transform=transform, seed=cfg.seed, skip_bad=cfg.skip_bad)
+    val = None
+    if cfg.val_split and cfg.val_split in splits and cfg.val_split not in cfg.train_splits:
+        s = splits[cfg.val_split]
+        val = CamVidDataset(pair_by_stem(s.images, s.annotations, skip_bad=cfg.skip_bad), skip_bad=cfg.skip_bad)
+    return train, val
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r} (auto, cpu, cuda)")
+    return torch.device(name)
+
+
+def _card(cfg: TrainConfig, *, epoch: int, step: int, val: dict | None, best: dict | None, elapsed: float) -> dict:
+    config = asdict(cfg)
+    config.pop("resume", None)
+    return {
+        "name": Path(cfg.out).stem,
+        "architecture": cfg.architecture.to_dict(),
+        "classes": list(CLASS_NAMES),
+        "palette": [list(c) for c in PALETTE_RGB],
+        "void_index": VOID_INDEX,
+        "input": {"colour": "RGB", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "working_height": cfg.working_height},
+        "training": config,
+        "train_state": {"epoch": epoch, "step": step, "best": best, "elapsed_s": elapsed},
+        "val_metrics": val,
+    }
+
+
+def main(cfg: TrainConfig) -> dict:
+    """Train, evaluate each epoch, keep the best on val mIoU; returns the final summary."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = resolve_device(cfg.device)
+    rank = 0
+    if distributed:
+        rank, device = _init_distributed(device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    report = ProgressReporter(cfg.progress, enabled=rank == 0)
+    try:
+        return _run(cfg, device, rank, distributed, report)
+    finally:
+        report.close()
+        if distributed:
+            torch.distributed.destroy_process_group()
+
+
+def _run(cfg, device, rank, distributed, report) -> dict:
+    train_set, val_set = _datasets(cfg)
+    model = build_model(cfg.architecture, pretrained=cfg.pretrained, backbone_weights=cfg.backbone_weights).to(device)
+    optimizer = _optimizer(model, cfg)
+    start_epoch, step, best, elapsed0 = 0, 0, None, 0.0
+    if cfg.resume:
+        start_epoch, step, best, elapsed0 = _resume(cfg, model, optimizer)
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    sampler = torch.utils.data.DistributedSampler(train_set, shuffle=True, seed=cfg.seed) if distributed else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, generator=gen,
+        num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size, persistent_workers=cfg.workers > 0,
+    )
+    steps_per_epoch = min(len(loader), cfg.max_steps_per_epoch or len(loader))
+    total = steps_per_epoch * cfg.epochs
+    weights = class_weights_from(train_set.labels, cfg.class_weighting)
+    weights = weights.to(device) if weights is not None else None
+    report.start(config=asdict(cfg), frames=len(train_set), val_frames=len(val_set) if val_set else 0,
+                 steps_per_epoch=steps_per_epoch, total_steps=total, start_epoch=start_epoch, skipped=train_set.skipped)
+    t0 = time.monotonic() - elapsed0
+    for epoch in range(start_epoch, cfg.epochs):
+        train_set.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        gen.manual_seed(cfg.seed * 1000 + epoch)
+        report.epoch_start(epoch=epoch + 1, epochs=cfg.epochs, steps=steps_per_epoch)
+        step, loss = train_one_epoch(net, loader, optimizer, cfg, epoch=epoch + 1, step0=step,
+                                     total_steps=total, weights=weights, device=device, report=report)
+        if rank == 0:
+            val = evaluate(model, val_set, device) if val_set is not None else None
+            improved = val is None or best is None or (val["mean_iou"] or 0) > (best["mean_iou"] or 0)
+            if improved:
+                best = dict(val or {}, epoch=epoch + 1)
+            elapsed = time.monotonic() - t0
+            card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed)
+            save_checkpoint(cfg.last_path, model, card, optimizer_state=optimizer.state_dict())
+            if improved:
+                save_checkpoint(cfg.out, model, card)
+            report.epoch_end(epoch=epoch + 1, epochs=cfg.epochs, loss=loss, val=val, best=improved,
+                             elapsed=elapsed, eta=elapsed / (epoch + 1 - start_epoch) * (cfg.epochs - epoch - 1) if epoch + 1 > start_epoch else None)
+        if distributed:
+            torch.distributed.barrier()
+    summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
+    report.done(**summary)
+    return summary
+
+
+def _optimizer(model, cfg):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adamw, sgd)")
+
+
+def _resume(cfg, model, optimizer):
+    ckpt = load_checkpoint(cfg.resume)
+    if ckpt.architecture.to_dict() != cfg.architecture.to_dict():
+        raise CheckpointError(f"{cfg.resume}: holds a {ckpt.architecture.backbone}/{ckpt.architecture.head} network, this run trains {cfg.backbone}/{cfg.head}")
+    model.load_state_dict(ckpt.build().state_dict())
+    state = optimizer_state_from(ckpt)
+    if state is None:
+        raise CheckpointError(f"{cfg.resume}: holds no training state (use the .last.safetensors file to resume)")
+    optimizer.load_state_dict(state)
+    ts = ckpt.card["train_state"]
+    return int(ts["epoch"]), int(ts["step"]), ts.get("best"), float(ts.get("elapsed_s", 0.0))
+
+
+def _init_distributed(device):
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank()
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    return rank, device

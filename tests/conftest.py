@@ -1,0 +1,62 @@
+"""Shared fixtures: real CamVid location, a small random checkpoint, thread limits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from model.data import default_camvid_root  # noqa: E402
+
+CAMVID = default_camvid_root()
+needs_camvid = pytest.mark.skipif(CAMVID is None, reason="real CamVid not found: set CAMVID_ROOT or put it at ../shared/camvid")
+
+
+@pytest.fixture(scope="session")
+def camvid_root() -> Path:
+    if CAMVID is None:
+        pytest.skip("real CamVid not found: set CAMVID_ROOT or put it at ../shared/camvid")
+    return CAMVID
+
+
+@pytest.fixture
+def camvid_subset(tmp_path, camvid_root) -> Path:
+    """A SegNet-layout copy of 6 train and 4 val frames (real CamVid) in a tmp dir."""
+    root = tmp_path / "camvid_small"
+    for split, count in (("train", 6), ("val", 4)):
+        images = sorted((camvid_root / split).glob("*.png"))[:count]
+        for sub, src_dir in ((split, camvid_root / split), (f"{split}annot", camvid_root / f"{split}annot")):
+            (root / sub).mkdir(parents=True)
+            for image in images:
+                shutil.copy(src_dir / image.name, root / sub / image.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory) -> Path:
+    """A small, untrained but valid checkpoint (EfficientNet-Lite0, narrow conv head)."""
+    import torch
+
+    from model.checkpoint import save_checkpoint
+    from model.classes import CLASS_NAMES, PALETTE_RGB, VOID_INDEX
+    from model.networks import Architecture, build_model
+
+    torch.manual_seed(0)
+    arch = Architecture(head_width=16)
+    model = build_model(arch, pretrained=False)
+    card = {
+        "name": "random-test-model",
+        "architecture": arch.to_dict(),
+        "classes": list(CLASS_NAMES),
+        "palette": [list(c) for c in PALETTE_RGB],
+        "void_index": VOID_INDEX,
+        "input": {"colour": "RGB", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "working_height": 360},
+        "training": {},
+        "val_metrics": None,
+    }
+    path = tmp_path_factory.mktemp("ckpt") / "random.safetensors"
+    return save_checkpoint(path, model, card)

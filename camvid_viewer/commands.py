@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["build_parser", "run_command"]
 
 import argparse
+import json
 import sys
 
 
@@ -19,6 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="camvid-viewer", description="Live semantic segmentation of road video.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_model_commands(sub)
+    from camvid_viewer.bench import add_bench_command
+    from camvid_viewer.predict import add_predict_command
+
+    add_predict_command(sub)
+    add_bench_command(sub)
     try:
         from camvid_viewer.export_cli import add_export_command
     except ImportError:
@@ -39,12 +45,16 @@ def run_command(argv: list[str]) -> int:
     from model.checkpoint import CheckpointError
     from model.cli import UserError
     from model.data import DataError
+    from model.networks.backbones import BackboneWeightsError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, DataError, CheckpointError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
-        print(f"camvid-viewer {args.command}: {_one_line(exc)}", file=sys.stderr)
+    except (UserError, DataError, CheckpointError, BackboneWeightsError, OSError, ValueError, RuntimeError) as exc:
+        message = _one_line(exc)
+        if getattr(args, "progress", None) == "json":  # the training dialog reads stdout
+            print(json.dumps({"event": "error", "message": message}), flush=True)
+        print(f"camvid-viewer {args.command}: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"camvid-viewer {args.command}: interrupted", file=sys.stderr)

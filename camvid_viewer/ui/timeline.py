@@ -1,0 +1,172 @@
+"""The metrics timeline: per-frame mIoU, one class's IoU and flicker against frame index.
+
+A pyqtgraph view of a :class:`~camvid_viewer.analysis.SourceEvaluation`. A vertical
+playhead follows the current frame; a click anywhere in the plots asks for a seek to
+the nearest evaluated frame through ``seek_requested(int)`` (the window decides).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MetricsTimeline", "nearest_index"]
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from camvid_viewer.analysis import SourceEvaluation
+from model.classes import CLASS_NAMES, VOID_INDEX
+
+_MIOU_PEN = pg.mkPen((40, 110, 220), width=2)
+_CLASS_PEN = pg.mkPen((230, 130, 20), width=2)
+_FLICKER_PEN = pg.mkPen((90, 90, 90), width=1.5)
+_TRUTH_PEN = pg.mkPen((60, 170, 90), width=1.5, style=Qt.PenStyle.DashLine)
+_PLAYHEAD_PEN = pg.mkPen((220, 30, 30), width=2)
+
+
+def nearest_index(x: float, indices: Sequence[int]) -> int | None:
+    """The evaluated frame index closest to plot position ``x`` (ties go to the earlier one)."""
+    if len(indices) == 0:
+        return None
+    values = np.asarray(indices)
+    return int(values[int(np.argmin(np.abs(values - x)))])
+
+
+def _series(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+class MetricsTimeline(QWidget):
+    """Two x-linked plots: scores (0..1) above, flicker below, with a playhead in both."""
+
+    seek_requested = pyqtSignal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.evaluation: SourceEvaluation | None = None
+        self.class_index = CLASS_NAMES.index("road")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Class IoU:"))
+        self.class_box = QComboBox()
+        for c, name in enumerate(CLASS_NAMES):
+            if c != VOID_INDEX:
+                self.class_box.addItem(name, c)
+        self.class_box.setCurrentIndex(self.class_box.findData(self.class_index))
+        self.class_box.currentIndexChanged.connect(self._class_changed)
+        bar.addWidget(self.class_box)
+        self.compensated = QCheckBox("Flicker after motion compensation")
+        self.compensated.setToolTip("Compare each frame with the previous one moved by optical flow, so camera motion does not count")
+        self.compensated.toggled.connect(lambda _=None: self._redraw())
+        bar.addWidget(self.compensated)
+        bar.addStretch(1)
+        self.caption = QLabel("Click a plot to jump to that frame")
+        bar.addWidget(self.caption)
+        layout.addLayout(bar)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.score_plot = self.graphics.addPlot(row=0, col=0)
+        self.flicker_plot = self.graphics.addPlot(row=1, col=0)
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 2)
+        self.flicker_plot.setXLink(self.score_plot)
+        self.score_plot.setYRange(0, 1, padding=0.02)
+        self.score_plot.setLabel("left", "IoU")
+        self.flicker_plot.setLabel("left", "flicker %")
+        self.flicker_plot.setLabel("bottom", "frame index")
+        for plot in (self.score_plot, self.flicker_plot):
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setMouseEnabled(x=True, y=False)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.getAxis("left").setWidth(48)
+            plot.addLegend(offset=(50, 1), labelTextColor=(30, 30, 30), colCount=3, brush=(255, 255, 255, 200))
+        self.miou_curve = self.score_plot.plot([], [], pen=_MIOU_PEN, name="frame mIoU", symbol="o", symbolSize=4,
+                                               symbolBrush=(40, 110, 220), symbolPen=None)
+        self.class_curve = self.score_plot.plot([], [], pen=_CLASS_PEN, name="road IoU")
+        self.flicker_curve = self.flicker_plot.plot([], [], pen=_FLICKER_PEN, name="prediction changes")
+        self.truth_curve = self.flicker_plot.plot([], [], pen=_TRUTH_PEN, name="truth changes")
+        self.playheads = [pg.InfiniteLine(pos=0, angle=90, movable=False, pen=_PLAYHEAD_PEN) for _ in range(2)]
+        self.score_plot.addItem(self.playheads[0], ignoreBounds=True)
+        self.flicker_plot.addItem(self.playheads[1], ignoreBounds=True)
+        self.graphics.scene().sigMouseClicked.connect(self._clicked)
+        layout.addWidget(self.graphics, 1)
+        self.setMinimumHeight(240)
+
+    # -- data ---------------------------------------------------------------------------------
+    def set_evaluation(self, evaluation: SourceEvaluation | None) -> None:
+        """Show ``evaluation`` (None clears the plots)."""
+        self.evaluation = evaluation
+        self._redraw()
+        if evaluation is not None and len(evaluation):
+            self.score_plot.setXRange(float(evaluation.indices[0]), float(evaluation.indices[-1]), padding=0.01)
+
+    def set_class(self, class_index: int) -> None:
+        self.class_box.setCurrentIndex(self.class_box.findData(class_index))
+
+    def set_current_index(self, index: int) -> None:
+        """Move the playhead to source frame ``index``."""
+        for line in self.playheads:
+            line.setValue(index)
+
+    @property
+    def playhead(self) -> float:
+        return float(self.playheads[0].value())
+
+    def curve_data(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """What each curve shows, as (x, y) arrays; for tests and screenshots."""
+        curves = {"mean_iou": self.miou_curve, "class_iou": self.class_curve,
+                  "flicker": self.flicker_curve, "truth_change": self.truth_curve}
+        return {k: tuple(np.asarray(a) for a in c.getData()) for k, c in curves.items()}
+
+    def _class_changed(self) -> None:
+        self.class_index = int(self.class_box.currentData())
+        self._redraw()
+
+    def _redraw(self) -> None:
+        ev = self.evaluation
+        name = CLASS_NAMES[self.class_index]
+        self.class_curve.opts["name"] = f"{name} IoU"
+        _rename_legend(self.score_plot, self.class_curve, f"{name} IoU")
+        if ev is None or not len(ev):
+            for curve in (self.miou_curve, self.class_curve, self.flicker_curve, self.truth_curve):
+                curve.setData([], [])
+            return
+        x = ev.indices.astype(np.float64)
+        scores = ev.frame_scores
+        self.miou_curve.setData(x, _series(s.mean_iou for s in scores), connect="finite")
+        self.class_curve.setData(x, _series(s.iou[self.class_index] for s in scores), connect="finite")
+        compensated = self.compensated.isChecked()
+        flicker = ev.flicker_compensated if compensated else ev.flicker
+        truth = ev.truth_change_compensated if compensated else ev.truth_change
+        self.flicker_curve.setData(x, 100 * flicker, connect="finite")
+        self.truth_curve.setData(x, 100 * truth, connect="finite")
+        self.truth_curve.setVisible(bool(np.isfinite(truth).any()))
+
+    def _clicked(self, event) -> None:
+        if self.evaluation is None or not len(self.evaluation):
+            return
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = event.scenePos()
+        for plot in (self.score_plot, self.flicker_plot):
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                index = nearest_index(x, self.evaluation.indices)
+                if index is not None:
+                    self.seek_requested.emit(index)
+                return
+
+
+def _rename_legend(plot, curve, text: str) -> None:
+    legend = plot.legend
+    if legend is None:
+        return
+    for sample, label in legend.items:
+        if sample.item is curve:
+            label.setText(text)

@@ -1,0 +1,444 @@
+"""Model > Train...: train a model in a child process, watch it learn, adopt the best checkpoint.
+
+Training runs as ``python main.py train --progress json`` in a :class:`QProcess`, so a crash or
+an out-of-memory there never takes the viewer down. The dialog reads one JSON event per stdout
+line (see :mod:`camvid_viewer.training_job`, which holds all the logic worth unit-testing).
+"""
+
+from __future__ import annotations
+
+__all__ = ["TrainDialog"]
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PyQt6.QtCore import QElapsedTimer, QProcess, QProcessEnvironment, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from camvid_viewer import training_job as job
+from camvid_viewer.download import user_data_dir
+from model.classes import CLASS_NAMES, PALETTE_RGB, VOID_INDEX
+
+_CLASSES = [n for i, n in enumerate(CLASS_NAMES) if i != VOID_INDEX]
+
+
+class TrainDialog(QDialog):
+    """The training dialog; ``model_chosen(path)`` fires when the user adopts the best checkpoint.
+
+    Signals: ``event_received(ProgressEvent)`` for every stdout line (malformed ones too) and
+    ``run_finished(outcome)`` with "done", "stopped" or "failed".
+    """
+
+    model_chosen = pyqtSignal(str)
+    event_received = pyqtSignal(object)
+    run_finished = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, data_root: str = "", models_dir: Path | None = None,
+                 max_steps_per_epoch: int | None = None, stop_timeout_ms: int = 5000) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train a model")
+        self.resize(1320, 840)
+        self._models_dir = models_dir or user_data_dir() / "models"
+        self._max_steps = max_steps_per_epoch  # hidden --max-steps-per-epoch, for tests and demos
+        self._stop_timeout_ms = stop_timeout_ms
+        self._auto_out = ""
+        self._request: job.TrainRequest | None = None
+        self._progress = job.RunProgress()
+        self._stdout_tail = b""
+        self._stderr_last = ""
+        self._stopping = False
+        self._clock = QElapsedTimer()
+        self._since_event = QElapsedTimer()
+        self._process = QProcess(self)
+        self._process.readyReadStandardOutput.connect(self._read_stdout)
+        self._process.readyReadStandardError.connect(self._read_stderr)
+        self._process.finished.connect(self._on_finished)
+        self._process.errorOccurred.connect(self._on_process_error)
+        self._kill_timer = QTimer(self, singleShot=True, interval=stop_timeout_ms, timeout=self._process.kill)
+        self._tick = QTimer(self, interval=500, timeout=self._update_times)
+        self._build()
+        if data_root:
+            self.data_edit.setText(data_root)
+            self._dataset_changed()
+
+    # ----- layout
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.data_edit = QLineEdit(placeholderText="folder with train/ + trainannot/ (and val/ + valannot/)")
+        self.data_edit.editingFinished.connect(self._dataset_changed)
+        form.addRow("Dataset", self._with_browse(self.data_edit, self._browse_data))
+        self.dataset_info = QLabel("No dataset chosen.", wordWrap=True)
+        form.addRow("", self.dataset_info)
+        self.backbone_box = QComboBox()
+        self.backbone_box.addItems(job.BACKBONES)
+        self.backbone_box.currentTextChanged.connect(lambda _: self._refresh_default_out())
+        form.addRow("Backbone", self.backbone_box)
+        self.epochs_edit, self.batch_edit = QLineEdit("40"), QLineEdit("8")
+        self.lr_edit, self.crop_edit = QLineEdit("0.001"), QLineEdit("288x384")
+        self.crop_edit.setToolTip("training crop, HEIGHTxWIDTH in pixels")
+        for label, edit in (("Epochs", self.epochs_edit), ("Batch size", self.batch_edit),
+                            ("Learning rate", self.lr_edit), ("Crop (HxW)", self.crop_edit)):
+            form.addRow(label, edit)
+        self.augment_check = QCheckBox("scale jitter, flips, colour jitter", checked=True)
+        form.addRow("Augmentation", self.augment_check)
+        self.device_box = QComboBox()
+        self.device_box.addItems(job.DEVICES)
+        form.addRow("Device", self.device_box)
+        self.out_edit = QLineEdit(placeholderText="where the best model is saved (.safetensors)")
+        form.addRow("Output file", self._with_browse(self.out_edit, self._browse_out))
+        self.resume_edit = QLineEdit(placeholderText="optional: a .last.safetensors file to continue")
+        for edit in (self.data_edit, self.out_edit, self.resume_edit):  # long paths do not fit: show them whole
+            edit.textChanged.connect(edit.setToolTip)
+        form.addRow("Resume from", self._with_browse(self.resume_edit, self._browse_resume))
+        settings = QGroupBox("Run settings")
+        settings.setLayout(form)
+
+        self.message_label = QLabel(wordWrap=True, styleSheet="color: #b00020;")
+        self.start_button = QPushButton("Start", clicked=self.start, default=True)
+        self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
+        self.close_button = QPushButton("Close", clicked=self.close)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+
+        self.epoch_bar, self.run_bar = QProgressBar(), QProgressBar()
+        self.epoch_bar.setFormat("epoch: %p%")
+        self.run_bar.setFormat("run: %p%")
+        self.time_label = QLabel("elapsed --:--   ETA --:--")
+        self.best_label = QLabel("No checkpoint yet.", wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_button = QPushButton("Use this model", clicked=self._use_best, enabled=False)
+        self.resume_last_button = QPushButton("Resume last run", clicked=self._resume_last, enabled=False)
+        best_box = QGroupBox("Best checkpoint")
+        best_layout = QVBoxLayout(best_box)
+        best_layout.addWidget(self.best_label)
+        row = QHBoxLayout()
+        row.addWidget(self.use_button)
+        row.addWidget(self.resume_last_button)
+        best_layout.addLayout(row)
+
+        left = QVBoxLayout()
+        for w in (settings, self.message_label):
+            left.addWidget(w)
+        left.addLayout(buttons)
+        for w in (self.epoch_bar, self.run_bar, self.time_label, best_box):
+            left.addWidget(w)
+        left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setFixedWidth(440)
+
+        self.log_view = QPlainTextEdit(readOnly=True, maximumBlockCount=5000)
+        self.log_view.setPlaceholderText("Training log")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self._build_plots())
+        splitter.addWidget(self.log_view)
+        splitter.setSizes([620, 180])
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        layout.addWidget(splitter, 1)
+
+    def _with_browse(self, edit: QLineEdit, slot) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        row.addWidget(QPushButton("Browse...", clicked=slot))
+        return box
+
+    def _build_plots(self) -> QWidget:
+        def plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
+            w = pg.PlotWidget(background="w", title=title)
+            w.setLabel("left", left)
+            w.setLabel("bottom", bottom)
+            w.showGrid(x=True, y=True, alpha=0.25)
+            return w
+
+        self.loss_plot = plot("Training loss", "loss", "step")
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1.5))
+        self.val_plot = plot("Validation", "score", "epoch")
+        self.val_plot.setYRange(0, 1)
+        self.val_plot.addLegend(offset=(-10, -10))
+        symbol = {"symbol": "o", "symbolSize": 6}
+        self.acc_curve = self.val_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbolBrush="#2ca02c", name="pixel accuracy", **symbol)
+        self.miou_curve = self.val_plot.plot(pen=pg.mkPen("#d62728", width=2), symbolBrush="#d62728", name="mIoU", **symbol)
+        self.class_plot = plot("Per-class val IoU (latest epoch)", "", "IoU")
+        self.class_plot.setXRange(0, 1)
+        self.class_plot.getAxis("left").setTicks([list(enumerate(_CLASSES))])
+        self.class_plot.setYRange(-0.6, len(_CLASSES) - 0.4)
+        self.class_plot.invertY(True)
+        self.class_bars = pg.BarGraphItem(x0=0, y=list(range(len(_CLASSES))), height=0.7, width=[0] * len(_CLASSES),
+                                          brushes=[pg.mkBrush(*PALETTE_RGB[CLASS_NAMES.index(n)]) for n in _CLASSES])
+        self.class_plot.addItem(self.class_bars)
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.loss_plot, 0, 0, 1, 2)
+        grid.addWidget(self.val_plot, 1, 0)
+        grid.addWidget(self.class_plot, 1, 1)
+        return box
+
+    # ----- form
+    def _browse_data(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Dataset folder", self.data_edit.text())
+        if folder:
+            self.data_edit.setText(folder)
+            self._dataset_changed()
+
+    def _browse_out(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the model as", self.out_edit.text(), "Checkpoints (*.safetensors)")
+        if path:
+            self.out_edit.setText(path if path.endswith(".safetensors") else path + ".safetensors")
+
+    def _browse_resume(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Resume from", self.resume_edit.text(), "Checkpoints (*.safetensors)")
+        if path:
+            self.resume_edit.setText(path)
+
+    def _dataset_changed(self) -> None:
+        text = self.data_edit.text().strip()
+        self.dataset_info.setText(job.describe_dataset(root=text).text() if text else "No dataset chosen.")
+        self._refresh_default_out()
+
+    def _refresh_default_out(self) -> None:
+        """Propose a new output file unless the user typed their own."""
+        if self.data_edit.text().strip() and self.out_edit.text() in ("", self._auto_out):
+            self._auto_out = str(job.default_output_path(data_root=self.data_edit.text().strip(),
+                                                         backbone=self.backbone_box.currentText(), models_dir=self._models_dir))
+            self.out_edit.setText(self._auto_out)
+
+    # ----- running
+    def is_running(self) -> bool:
+        return self._process.state() != QProcess.ProcessState.NotRunning
+
+    def start(self) -> bool:
+        """Check the form and start the child; returns False (message shown) when the input is bad."""
+        if self.is_running():
+            return False
+        if not self.out_edit.text().strip():
+            self._refresh_default_out()
+        try:
+            request = job.build_request(
+                data=self.data_edit.text(), out=self.out_edit.text(), backbone=self.backbone_box.currentText(),
+                epochs=self.epochs_edit.text(), batch_size=self.batch_edit.text(), lr=self.lr_edit.text(),
+                crop=self.crop_edit.text(), augment=self.augment_check.isChecked(), device=self.device_box.currentText(),
+                resume=self.resume_edit.text(), max_steps_per_epoch=self._max_steps,
+            )
+        except job.JobInputError as exc:
+            self.message_label.setText(str(exc))
+            return False
+        request.out.parent.mkdir(parents=True, exist_ok=True)
+        self._request, self._progress, self._stopping = request, job.RunProgress(), False
+        self._stdout_tail, self._stderr_last = b"", ""
+        self.message_label.setText("")
+        for curve in (self.loss_curve, self.acc_curve, self.miou_curve):
+            curve.setData([], [])
+        self.class_bars.setOpts(width=[0] * len(_CLASSES))
+        program, args = job.train_command(request=request)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("PYTHONIOENCODING", "utf-8")
+        self._process.setProcessEnvironment(env)
+        self._process.setWorkingDirectory(str(job.project_root()))
+        self._log(f"$ {Path(program).name} {' '.join(args)}")
+        self._set_running(True)
+        self._clock.start()
+        self._since_event.start()
+        self._process.start(program, args)
+        return True
+
+    def stop(self) -> None:
+        """End the child: terminate (SIGTERM), then kill after the timeout. The last epoch's file survives."""
+        if not self.is_running():
+            return
+        self._stopping = True
+        self._log("Stopping: the last finished epoch is kept in " + str(job.last_checkpoint_path(out=self._request.out)))
+        self._process.terminate()
+        self._kill_timer.start()
+
+    def shutdown(self, timeout_ms: int = 3000) -> None:
+        """Blocking stop for application exit (the main window calls it when it closes)."""
+        if self.is_running():
+            self.stop()
+            if not self._process.waitForFinished(timeout_ms):
+                self._process.kill()
+                self._process.waitForFinished(timeout_ms)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.use_button.setEnabled(False if running else self.use_button.isEnabled())
+        self.resume_last_button.setEnabled(False if running else self.resume_last_button.isEnabled())
+        for w in (self.data_edit, self.backbone_box, self.out_edit, self.resume_edit):
+            w.setEnabled(not running)
+        if running:
+            self.best_label.setText("Training...")
+            self._tick.start()
+        else:
+            self._tick.stop()
+
+    def _read_stdout(self) -> None:
+        data = self._stdout_tail + bytes(self._process.readAllStandardOutput())
+        *lines, self._stdout_tail = data.split(b"\n")
+        for line in lines:
+            self._handle_line(line)
+
+    def _read_stderr(self) -> None:
+        text = bytes(self._process.readAllStandardError()).decode("utf-8", errors="replace")
+        for line in text.splitlines():
+            if line.strip():
+                self._stderr_last = line.strip()
+                self._log(line)
+
+    def _handle_line(self, line: bytes | str) -> None:
+        event = job.parse_progress_line(line=line)
+        if event is None:
+            return
+        if event.kind == "malformed":
+            self._log(f"[unreadable progress line: {event.data['reason']}] {event.data['line']}")
+        else:
+            try:
+                self._progress.apply(event)
+            except (KeyError, TypeError, ValueError) as exc:  # a well-formed line with odd contents
+                self._log(f"[progress line not understood: {exc!r}] {event.data}")
+            self._since_event.start()
+            self._show_event(event)
+        self.event_received.emit(event)
+
+    def _show_event(self, event: job.ProgressEvent) -> None:
+        p, d = self._progress, event.data
+        if event.kind == "start":
+            self._log(f"Training on {d.get('frames')} frames, validating on {d.get('val_frames')}; "
+                      f"{p.steps_per_epoch} steps per epoch, {p.epochs} epochs, starting at epoch {p.epoch + 1}.")
+        elif event.kind == "step":
+            steps, loss = zip(*p.losses, strict=True)
+            self.loss_curve.setData(list(steps), list(loss))
+        elif event.kind == "epoch":
+            val = d.get("val") or {}
+            figures = f", {job.val_figures(val=val)}" if val else ""
+            self._log(f"Epoch {p.epoch}/{p.epochs}: loss {float(d.get('loss') or 0):.4f}{figures}{'  (best so far)' if d.get('best') else ''}")
+            if p.val:
+                epochs, acc, miou = zip(*p.val, strict=True)
+                self.acc_curve.setData(list(epochs), list(acc))
+                self.miou_curve.setData(list(epochs), list(miou))
+                self.val_plot.setXRange(0.5, max(p.epochs, 2) + 0.5)
+            self.class_bars.setOpts(width=[p.class_iou.get(n) or 0.0 for n in _CLASSES])
+            if d.get("best") and val:
+                self.best_label.setText(f"Best so far: epoch {p.epoch}, {job.val_figures(val=val)}")
+        elif event.kind == "done":
+            self._log(f"Done. Best checkpoint: {d.get('best_path')}")
+        elif event.kind == "error":
+            self._log(f"Error: {p.error}")
+        self._update_bars()
+
+    def _update_bars(self) -> None:
+        p = self._progress
+        self.epoch_bar.setValue(round(100 * p.epoch_fraction()))
+        self.epoch_bar.setFormat(f"epoch {min(p.epoch + 1, max(p.epochs, 1))}/{p.epochs}: %p%" if p.epochs else "epoch: %p%")
+        self.run_bar.setValue(round(100 * p.run_fraction()))
+        self.run_bar.setFormat(f"run: step {p.step}/{p.total_steps} (%p%)")
+        self._update_times()
+
+    def _update_times(self) -> None:
+        eta = self._progress.eta_s
+        if eta is not None and self.is_running():
+            eta = max(0.0, eta - self._since_event.elapsed() / 1000)
+        elapsed = self._clock.elapsed() / 1000 if self._clock.isValid() else None
+        self.time_label.setText(f"elapsed {job.format_duration(seconds=elapsed)}   ETA {job.format_duration(seconds=eta)}")
+
+    def _on_process_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._log(f"Could not start the training process: {self._process.errorString()}")
+            self._finish("failed")
+
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self._read_stdout()
+        self._read_stderr()
+        if self._stdout_tail.strip():
+            self._handle_line(self._stdout_tail)
+        self._stdout_tail = b""
+        if self._stopping:
+            outcome = "stopped"
+        elif code == 0 and status == QProcess.ExitStatus.NormalExit and self._progress.best_path is not None:
+            outcome = "done"
+        else:
+            outcome = "failed"
+            why = self._progress.error or self._stderr_last or f"exit status {code}"
+            self.message_label.setText(f"Training failed: {why}")
+        self._log(f"Training {outcome} after {job.format_duration(seconds=self._clock.elapsed() / 1000)}.")
+        self._finish(outcome)
+
+    def _finish(self, outcome: str) -> None:
+        self._kill_timer.stop()
+        self._set_running(False)
+        self._update_times()
+        if self._request is not None:
+            job.remove_stale_temp_files(out=self._request.out)
+            self._show_checkpoints(self._request)
+        self.run_finished.emit(outcome)
+
+    def _show_checkpoints(self, request: job.TrainRequest) -> None:
+        result = job.run_result(request=request)
+        self.best_label.setText(result.best_text or "No checkpoint was saved (no epoch finished).")
+        self.use_button.setEnabled(result.best_text is not None)
+        self.resume_last_button.setEnabled(result.resumable)
+        self.resume_last_button.setText(f"Resume from epoch {result.last_epoch}" if result.resumable else "Resume last run")
+
+    def _use_best(self) -> None:
+        if self._request is not None and self._request.out.is_file():
+            self.model_chosen.emit(str(self._request.out))
+
+    def _resume_last(self) -> None:
+        if self._request is not None:
+            self.resume_edit.setText(str(job.last_checkpoint_path(out=self._request.out)))
+            self.out_edit.setText(str(self._request.out))
+
+    def _log(self, text: str) -> None:
+        self.log_view.appendPlainText(text)
+
+    # ----- closing
+    def _ask_close_action(self) -> str:
+        """"stop", "background" or "cancel"; a method so tests can answer it."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
+                          "Stop training, or keep it running in the background?", parent=self)
+        stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep training in background", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return "stop" if box.clickedButton() is stop else "background" if box.clickedButton() is keep else "cancel"
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.is_running():
+            action = self._ask_close_action()
+            if action == "cancel":
+                event.ignore()
+                return
+            if action == "stop":
+                self.stop()
+            else:
+                self._log("Training continues in the background; reopen Model > Train... to watch it.")
+        event.accept()
+
+    def reject(self) -> None:
+        """Escape goes through the same question as the close button."""
+        self.close()
+

@@ -1,0 +1,282 @@
+"""One ``Segmenter`` for the viewer, export, eval and bench: BGR frames of any size in, label maps out.
+
+Frames are resized to the model's working scale (the card's ``working_height``; CamVid: 360 px)
+so objects appear at the scale the model learned, at a predictable cost; labels (and optional
+class probabilities) come back at frame size.
+
+Backends:
+    torch  CPU float32, or CUDA float16 when a GPU is present.
+    onnx   ONNX Runtime on the CPU; the graph is exported from the checkpoint once per working
+           size and cached in the user cache, keyed by the checkpoint's SHA-256. A cache file
+           whose own hash does not match its sidecar is rebuilt, never trusted.
+    auto   CUDA torch when a GPU is present, else ONNX Runtime (faster on CPU), else torch.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Prediction", "Segmenter", "default_model_path", "working_size", "onnx_cache_dir"]
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.checkpoint import CheckpointError, atomic_write, file_sha256, load_checkpoint
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_DEFAULT_MODEL = _PROJECT_ROOT / "resources" / "models" / "camvid-lite0.safetensors"
+_ONNX_OPSET = 18
+
+
+def default_model_path() -> Path:
+    """The shipped model, or ``$CAMVID_VIEWER_MODEL`` when set."""
+    env = os.environ.get("CAMVID_VIEWER_MODEL")
+    return Path(env) if env else _DEFAULT_MODEL
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX graphs live: ``$CAMVID_VIEWER_CACHE`` or the platform's user cache."""
+    env = os.environ.get("CAMVID_VIEWER_CACHE")
+    if env:
+        return Path(env) / "onnx"
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "camvid-viewer" / "onnx"
+
+
+def working_size(frame_hw: tuple[int, int], working_height: int) -> tuple[int, int]:
+    """(height, width) a frame is resized to: the working height, aspect kept, width a multiple of 8."""
+    h, w = frame_hw
+    if h == working_height:
+        return h, w
+    width = max(8, int(round(w * working_height / h / 8)) * 8)
+    return working_height, width
+
+
+@dataclass
+class Prediction:
+    """One frame's result, at frame size."""
+
+    labels: np.ndarray  # HxW uint8 class indices
+    probabilities: np.ndarray | None = None  # CxHxW float32, when asked for
+    confidence: np.ndarray | None = None  # HxW float32 winning-class probability, when asked for
+
+
+class Segmenter:
+    """Runs a checkpoint on BGR uint8 frames.
+
+    Args:
+        checkpoint: a checkpoint file; ``None`` for the shipped default model.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        backend: ``auto``, ``torch`` or ``onnx``.
+        working_height: frame height used for inference (default: the card's).
+        threads: CPU threads for inference (default: all cores).
+    """
+
+    def __init__(self, checkpoint=None, *, device: str = "auto", backend: str = "auto", working_height: int | None = None, threads: int | None = None) -> None:
+        import torch
+
+        path = Path(checkpoint) if checkpoint is not None else default_model_path()
+        if checkpoint is None and not path.is_file():
+            raise CheckpointError(f"{path}: the shipped model is missing (reinstall, or pass --model FILE)")
+        ckpt = load_checkpoint(path)
+        self.path = path
+        self.card = ckpt.card
+        self.name = self.card.get("name") or path.stem
+        self.class_names = tuple(self.card.get("classes", ()))
+        self.palette_bgr = np.asarray(self.card["palette"], np.uint8)[:, ::-1].copy()
+        norm = self.card.get("input", {})
+        self.working_height = int(working_height or norm.get("working_height", 360))
+        if self.working_height < 32 or self.working_height > 4320:
+            raise ValueError(f"working height {self.working_height} out of range (32..4320)")
+        self._mean = np.asarray(norm.get("mean", (0.5, 0.5, 0.5)), np.float32) * 255
+        self._std = np.asarray(norm.get("std", (0.5, 0.5, 0.5)), np.float32) * 255
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("CUDA was asked for but no CUDA device is available")
+        elif device not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {device!r} (auto, cpu, cuda)")
+        if backend == "auto":
+            backend = "torch" if device == "cuda" or not _has_onnxruntime() else "onnx"
+        if backend == "onnx" and device == "cuda":
+            raise ValueError("the onnx backend runs on the CPU; use --backend torch for CUDA")
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"unknown backend {backend!r} (auto, torch, onnx)")
+        self.device = device
+        self.backend = backend
+        self._threads = threads or os.cpu_count() or 1
+        network = ckpt.build()
+        if backend == "torch":
+            self._runner = _TorchRunner(network, device, self._threads)
+        else:
+            self._runner = _OnnxRunner(network, path, self._threads)
+
+    # -- public API ---------------------------------------------------------
+    def segment(self, frame: np.ndarray, *, probabilities: bool = False) -> Prediction:
+        """Labels (and optionally probabilities) for one BGR uint8 frame."""
+        return self.segment_batch([frame], probabilities=probabilities)[0]
+
+    def segment_batch(self, frames: list[np.ndarray], *, probabilities: bool = False) -> list[Prediction]:
+        """Frames of equal size run as one batch; mixed sizes run one by one."""
+        if not frames:
+            return []
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            return [self.segment_batch([f], probabilities=probabilities)[0] for f in frames]
+        frame_hw = frames[0].shape[:2]
+        blob = np.stack([self._preprocess(f) for f in frames])
+        logits = self._runner.run(blob)
+        return [self._postprocess(lg, frame_hw, probabilities) for lg in logits]
+
+    def logits(self, frame: np.ndarray) -> np.ndarray:
+        """Raw class scores (C, h, w) at the working size; for analysis tools."""
+        return self._runner.run(self._preprocess(frame)[None])[0]
+
+    # -- internals ------------------------------------------------------------
+    def _preprocess(self, frame: np.ndarray) -> np.ndarray:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"expected a BGR uint8 frame, got {frame.dtype} {frame.shape}")
+        h, w = working_size(frame.shape[:2], self.working_height)
+        if (h, w) != frame.shape[:2]:
+            interp = cv2.INTER_AREA if h < frame.shape[0] else cv2.INTER_LINEAR
+            frame = cv2.resize(frame, (w, h), interpolation=interp)
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB).astype(np.float32)
+        rgb -= self._mean
+        rgb /= self._std
+        return rgb.transpose(2, 0, 1)
+
+    def _postprocess(self, logits: np.ndarray, frame_hw: tuple[int, int], probabilities: bool) -> Prediction:
+        h, w = frame_hw
+        same = logits.shape[1:] == (h, w)
+        if not probabilities:
+            labels = logits.argmax(0).astype(np.uint8)
+            if not same:
+                labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+            return Prediction(labels=labels)
+        z = logits - logits.max(0, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(0, keepdims=True)
+        if not same:
+            z = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in z])
+        probs = z.astype(np.float32, copy=False)
+        return Prediction(labels=probs.argmax(0).astype(np.uint8), probabilities=probs, confidence=probs.max(0))
+
+
+def _has_onnxruntime() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _TorchRunner:
+    """Eager PyTorch: float32 on the CPU, float16 + channels-last on CUDA."""
+
+    def __init__(self, network, device: str, threads: int) -> None:
+        import torch
+
+        self._torch = torch
+        if device == "cpu":
+            torch.set_num_threads(threads)
+        self.device = torch.device(device)
+        self.half = device == "cuda"
+        network = network.to(self.device)
+        if self.half:
+            network = network.half().to(memory_format=torch.channels_last)
+        self.network = network.eval()
+
+    def run(self, blob: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            x = torch.from_numpy(blob).to(self.device)
+            if self.half:
+                x = x.half().contiguous(memory_format=torch.channels_last)
+            return self.network(x).float().cpu().numpy()
+
+
+class _OnnxRunner:
+    """ONNX Runtime on the CPU, one exported graph per working size, cached by checkpoint hash."""
+
+    def __init__(self, network, checkpoint_path: Path, threads: int) -> None:
+        self.network = network
+        self.checkpoint_hash = file_sha256(checkpoint_path)
+        self.threads = threads
+        self.sessions: dict[tuple[int, int], object] = {}
+
+    def run(self, blob: np.ndarray) -> np.ndarray:
+        size = blob.shape[2:]
+        session = self.sessions.get(size)
+        if session is None:
+            session = self.sessions[size] = self._session(size)
+        return np.concatenate([session.run(None, {"image": blob[i : i + 1]})[0] for i in range(len(blob))])
+
+    def cache_path(self, size: tuple[int, int]) -> Path:
+        return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-op{_ONNX_OPSET}.onnx"
+
+    def _session(self, size: tuple[int, int]):
+        import onnxruntime as ort
+
+        path = self.cache_path(size)
+        if not _cache_is_valid(path):
+            export_onnx(self.network, path, size)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - a graph ORT refuses is rebuilt once
+            export_onnx(self.network, path, size)
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _cache_is_valid(path: Path) -> bool:
+    """A cached graph is used only if its bytes hash to what the sidecar recorded at export."""
+    try:
+        meta = json.loads(_sidecar(path).read_text())
+        return path.is_file() and meta.get("sha256") == file_sha256(path)
+    except (OSError, ValueError):
+        return False
+
+
+def export_onnx(network, path: Path, size: tuple[int, int]) -> Path:
+    """Export ``network`` for a 1x3xHxW input to ``path`` (atomically), with a hash sidecar."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, 3, *size)
+    with atomic_write(path, suffix=".onnx") as tmp:
+        _quiet_export(network, example, tmp)
+    _sidecar(path).write_text(json.dumps({"sha256": file_sha256(path), "size": list(size), "opset": _ONNX_OPSET}))
+    return path
+
+
+def _quiet_export(network, example, target: Path) -> None:
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    import torch
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            network.eval(), (example,), dynamo=True, input_names=["image"], output_names=["logits"], opset_version=_ONNX_OPSET, verbose=False
+        )
+        program.save(str(target))

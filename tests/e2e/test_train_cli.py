@@ -1,0 +1,138 @@
+"""The train command on real CamVid frames: loss goes down, resume, determinism, DDP, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.checkpoint import load_checkpoint, read_card
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["--crop", "96x128", "--batch-size", "2", "--head-width", "16", "--workers", "0"]
+
+
+def run_cli(*args, env_extra=None, timeout=600):
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+
+
+def events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_training_steps_lower_the_loss_on_real_frames():
+    """Eight real frames, the same batch seen repeatedly: the loss must fall."""
+    import torch
+
+    from model.data import CamVidDataset, TrainTransform, default_camvid_root, pair_by_stem
+    from model.networks import Architecture, build_model
+    from model.train import TrainConfig, train_one_epoch
+    from model.progress import ProgressReporter
+
+    root = default_camvid_root()
+    if root is None:
+        pytest.skip("real CamVid not found: set CAMVID_ROOT or put it at ../shared/camvid")
+    torch.manual_seed(0)
+    pairs = pair_by_stem(root / "train", root / "trainannot")[:8]
+    ds = CamVidDataset(pairs, transform=TrainTransform(crop=(96, 128), augment=False))
+    loader = torch.utils.data.DataLoader(ds, batch_size=8)
+    model = build_model(Architecture(head_width=16), pretrained=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    cfg = TrainConfig(lr=1e-3, warmup_epochs=0)
+    report = ProgressReporter("json", enabled=False)
+    losses = []
+    for epoch in range(6):
+        _, loss = train_one_epoch(model, loader, opt, cfg, epoch=epoch, step0=0, total_steps=10**6, weights=None, device=torch.device("cpu"), report=report)
+        losses.append(loss)
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_train_json_progress_checkpoint_and_resume(camvid_subset, tmp_path):
+    out = tmp_path / "m.safetensors"
+    first = run_cli("train", "--data", str(camvid_subset), "--epochs", "2", "--out", str(out), "--progress", "json", "--seed", "1", "--max-steps-per-epoch", "2", *SMALL)
+    assert first.returncode == 0, first.stderr
+    evs = events(first.stdout)
+    kinds = [e["event"] for e in evs]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    steps = [e for e in evs if e["event"] == "step"]
+    assert {"step", "epoch", "loss", "lr", "eta"} <= set(steps[0])
+    epochs = [e for e in evs if e["event"] == "epoch"]
+    assert len(epochs) == 2 and 0 <= epochs[-1]["val"]["mean_iou"] <= 1
+    card = read_card(out)
+    assert card["val_metrics"]["frames"] == 4
+    assert card["training"]["seed"] == 1
+    last = out.with_name("m.last.safetensors")
+    assert load_checkpoint(last).optimizer_tensors
+
+    resumed = run_cli("train", "--data", str(camvid_subset), "--epochs", "3", "--out", str(out), "--progress", "json", "--seed", "1", "--max-steps-per-epoch", "2", "--resume", str(last), *SMALL)
+    assert resumed.returncode == 0, resumed.stderr
+    epochs = [e for e in events(resumed.stdout) if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [3]
+    assert read_card(last)["train_state"]["epoch"] == 3
+
+
+def test_same_seed_same_weights(camvid_subset, tmp_path):
+    from model.train import TrainConfig, main
+
+    outs = []
+    for name in ("a", "b"):
+        cfg = TrainConfig(data=str(camvid_subset), out=str(tmp_path / f"{name}.safetensors"), epochs=1, batch_size=2, crop=(96, 128), head_width=16, seed=7, max_steps_per_epoch=2, progress="json", val_split=None)
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(cfg)
+        outs.append(load_checkpoint(tmp_path / f"{name}.safetensors").weights)
+    assert all((outs[0][k] == outs[1][k]).all() for k in outs[0])
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(camvid_subset, tmp_path):
+    out = tmp_path / "ddp.safetensors"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(ROOT / "main.py"),
+           "train", "--data", str(camvid_subset), "--epochs", "1", "--out", str(out), "--progress", "json", "--device", "cpu", "--max-steps-per-epoch", "2", *SMALL]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    evs = events(done.stdout)
+    assert sum(e["event"] == "done" for e in evs) == 1  # only rank 0 reports
+    assert load_checkpoint(out).card["val_metrics"]["frames"] == 4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "{missing}"], "no such dataset folder"),
+        (["--data", "{empty}"], "no dataset layout found"),
+        (["--data", "{data}", "--epochs", "0"], "expected a number > 0"),
+        (["--data", "{data}", "--lr", "abc"], "expected a number"),
+        (["--data", "{data}", "--crop", "12"], "HEIGHTxWIDTH"),
+        (["--data", "{data}", "--resume", "{junk}"], "not a checkpoint"),
+        (["--data", "{data}", "--out", "{readonly}/m.safetensors"], "not writable"),
+    ],
+)
+def test_train_bad_input_is_one_line(args, message, tmp_path, camvid_subset):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    readonly.chmod(0o500)
+    fill = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "data": camvid_subset, "junk": tmp_path / "junk.safetensors", "readonly": readonly}
+    argv = [a.format(**fill) for a in args]
+    if os.geteuid() == 0 and "{readonly}" in " ".join(args):
+        pytest.skip("root can write anywhere; the writability check cannot be exercised")
+    done = run_cli("train", *argv, "--epochs" if "--epochs" not in args else "--seed", "1", *SMALL)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_resume_of_other_architecture_is_refused(camvid_subset, tmp_path, random_checkpoint):
+    done = run_cli("train", "--data", str(camvid_subset), "--resume", str(random_checkpoint), "--head", "plain", *SMALL)
+    assert done.returncode != 0
+    assert "holds a efficientnet-lite0/conv network" in done.stderr

@@ -680,7 +680,7 @@ class VideoWriter:
         path: str | Path,
         *,
         fps: float | Fraction = 15,
-        preset: str = "veryfast",
+        preset: str = "superfast",
         crf: int = 23,
         audio_from: str | Path | None = None,
         audio_start_s: float = 0.0,

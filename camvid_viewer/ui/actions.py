@@ -42,7 +42,7 @@ class ViewerActions:
         self.open_model = act("Open &model...", w.open_model_dialog, "Ctrl+M")
         self.save_png = act("Save view as &PNG...", w.save_view_dialog, QKeySequence.StandardKey.Save)
         self.copy_view = act("&Copy view", w.copy_view, QKeySequence.StandardKey.Copy)
-        self.export_video = act("&Export overlay video...", w.open_export_dialog, "Ctrl+E")
+        self.export_video = act("&Export overlay video...", w.open_export_dialog, "Ctrl+Shift+E")
         self.export_video.setVisible(optional_module("camvid_viewer.ui.export_dialog"))
         self.quit = act("&Quit", w.close, QKeySequence.StandardKey.Quit)
         # Playback

@@ -15,24 +15,26 @@ __all__ = ["MainWindow"]
 
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import (
+    QDockWidget,
     QMainWindow,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from camvid_viewer.session import FrameResult, ViewerSession, clamp_index, step_index
+from camvid_viewer.session import ViewerSession
 from camvid_viewer.settings import ViewerSettings
-from camvid_viewer.ui.actions import ViewerActions
+from camvid_viewer.ui.actions import ViewerActions, optional_module
 from camvid_viewer.ui.canvas import FrameCanvas
 from camvid_viewer.ui.file_dialogs import FileDialogs
 from camvid_viewer.ui.legend import LegendDock
 from camvid_viewer.ui.metrics_dock import MetricsDock
 from camvid_viewer.ui.notice import NoticeBar
 from camvid_viewer.ui.playback_bar import PlaybackBar
+from camvid_viewer.ui.playback_controls import PlaybackControls
 from camvid_viewer.ui.status import StatusLine
 from camvid_viewer.ui.welcome import WelcomeView
 from camvid_viewer.ui.workers import (
@@ -44,7 +46,7 @@ from camvid_viewer.ui.workers import (
 )
 
 
-class MainWindow(FileDialogs, QMainWindow):
+class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
     """The viewer window. ``model_path=None`` loads the shipped model; ``load_model=False`` loads none."""
 
     message = pyqtSignal(str)  # every problem reported to the user, one line
@@ -62,9 +64,13 @@ class MainWindow(FileDialogs, QMainWindow):
         self.pipeline = InferencePipeline(self)
         self._calls: set[BackgroundCall] = set()
         self._model_problem = ""
+        self._laid_out = False
         self._build()
         self._restore_settings()
         self._wire()
+        self._install_optional_parts()
+        if self.settings.window_state() is not None:  # after every dock exists, so all find their place
+            self.restoreState(self.settings.window_state())
         if load_model:
             self.load_model(model_path)
         else:
@@ -95,6 +101,8 @@ class MainWindow(FileDialogs, QMainWindow):
         layout.addWidget(self.notice)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
+        # The right column runs the full height; bottom docks (e.g. a timeline) sit under the canvas only.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.metrics_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.legend_dock)
         self.actions.build_menus(self.menuBar())
@@ -104,6 +112,32 @@ class MainWindow(FileDialogs, QMainWindow):
                        *self.actions.views.values(), None, self.actions.play):
             toolbar.addSeparator() if action is None else toolbar.addAction(action)
         self.status = StatusLine(self.statusBar(), s)
+
+    def _install_optional_parts(self) -> None:
+        """Parts other modules provide, added when they are installed (each adds its own docks/menus)."""
+        if optional_module("camvid_viewer.ui.analysis_dock"):
+            from camvid_viewer.ui.analysis_dock import install_analysis
+
+            dock = install_analysis(self)
+            # Default layout (a saved one replaces it): analysis shares a tab with the legend, so the
+            # metrics table keeps its height; the timeline stays a short strip under the canvas.
+            self.tabifyDockWidget(self.legend_dock, dock)
+            self.legend_dock.raise_()
+
+    def _default_dock_sizes(self) -> None:
+        """Dock heights for a first run (sizes only take effect once the window is laid out)."""
+        self.resizeDocks([self.metrics_dock, self.legend_dock], [460, 300], Qt.Orientation.Vertical)
+        bottom = [d for d in self.findChildren(QDockWidget)
+                  if self.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea and d.isVisible()]
+        if bottom:
+            self.resizeDocks(bottom, [170] * len(bottom), Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._laid_out:
+            self._laid_out = True
+            if self.settings.window_state() is None:
+                QTimer.singleShot(0, self._default_dock_sizes)
 
     def add_dock(self, dock, area=Qt.DockWidgetArea.RightDockWidgetArea) -> None:
         """Add a dock widget (give it an objectName so its place is saved) and its View menu entry."""
@@ -120,8 +154,6 @@ class MainWindow(FileDialogs, QMainWindow):
             self.restoreGeometry(st.geometry())
         else:
             self.resize(1280, 800)
-        if st.window_state() is not None:
-            self.restoreState(st.window_state())
         self._set_recent(st.recent_files())
         self.playback_bar._display_changed()
 
@@ -255,115 +287,6 @@ class MainWindow(FileDialogs, QMainWindow):
 
     def set_backend(self, backend: str) -> None:
         self.load_model(backend=backend)
-
-    # -- playback ---------------------------------------------------------------------------
-    def request_frame(self) -> None:
-        """Show exactly the frame ``session.index`` names (decoded, segmented, scored off the GUI thread)."""
-        s = self.session
-        if s.source is None or s.source.is_live:
-            return
-        self.pipeline.show_frame(source=s.source, index=s.index, model=s.model, truth=s.truth, generation=s.generation)
-
-    def restart(self) -> None:
-        """Re-run the current position after a model/truth change: keep playing or redraw the still."""
-        if self.session.playing:
-            self.play(start=self.session.index)
-        else:
-            self.request_frame()
-
-    def play(self, start: int | None = None) -> None:
-        s = self.session
-        if s.source is None:
-            return
-        count = s.frame_count
-        if start is None:
-            shown = s.result is not None and s.result.index == s.index
-            start = s.index + 1 if shown else s.index
-            if count is not None and start >= count:
-                start = 0
-        s.set_playing(True)
-        self.pipeline.play(source=s.source, start=start, model=s.model, truth=s.truth, generation=s.generation,
-                           mode=s.mode, speed=s.speed, loop=s.loop)
-
-    def pause(self) -> None:
-        self.pipeline.stop()
-        self.session.set_playing(False)
-
-    def toggle_play(self) -> None:
-        self.pause() if self.session.playing else self.play()
-
-    def seek(self, index: int) -> None:
-        s = self.session
-        if s.source is None or s.source.is_live:
-            return
-        s.set_index(clamp_index(index, frame_count=s.frame_count))
-        if s.playing:
-            self.play(start=s.index)
-        else:
-            self.request_frame()
-
-    def step(self, delta: int) -> None:
-        if self.session.playing:
-            self.pause()
-        self.seek(step_index(self.session.index, delta, frame_count=self.session.frame_count))
-
-    def go_first(self) -> None:
-        self.seek(0)
-
-    def go_last(self) -> None:
-        self.seek((self.session.frame_count or 1) - 1)
-
-    def jump_labelled(self, direction: int) -> None:
-        truth = self.session.truth
-        if truth is None:
-            self.report("This source has no ground truth: open an annotations folder first")
-            return
-        index = self.session.index
-        target = truth.next_labelled(index) if direction > 0 else truth.previous_labelled(index)
-        if target is None:
-            self.statusBar().showMessage("No further labelled frame", 3000)
-            return
-        if self.session.playing:
-            self.pause()
-        self.seek(target)
-
-    def set_speed(self, speed) -> None:
-        self.session.set_speed(speed)
-        if self.session.playing:
-            self.play()  # carry on from the frame shown
-
-    def set_mode(self, mode: str) -> None:
-        source = self.session.source
-        if source is not None and source.is_live and mode != "realtime":
-            mode = "realtime"
-            self.statusBar().showMessage("A live stream always plays in real time", 5000)
-        self.session.set_mode(mode)
-        self.actions.modes[mode].setChecked(True)
-        if self.session.playing:
-            self.play()  # carry on from the frame shown
-
-    def set_loop(self, loop: bool) -> None:
-        self.session.set_loop(loop)
-        if self.session.playing:
-            self.play()  # carry on from the frame shown
-
-    def _on_result(self, result: FrameResult) -> None:
-        try:
-            if self.session.accept_result(result):
-                self.status.frame_shown(result)
-                if result.note:
-                    self.statusBar().showMessage(result.note, 8000)
-        finally:
-            self.pipeline.acknowledge()
-
-    def _on_playback_finished(self, reason: str) -> None:
-        self.session.set_playing(False)
-        source = self.session.source
-        if reason.startswith("lost") and source is not None:
-            path = source.path
-            self.report(f"Connection lost: {reason[len('lost: '):]}", action="Retry", callback=lambda: self.open_path(path))
-        elif reason.startswith("error"):
-            self.report(reason[len("error: "):])
 
     # -- the rendered view ------------------------------------------------------------------
     def _render(self) -> None:

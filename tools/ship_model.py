@@ -1,0 +1,72 @@
+"""Turn a trained checkpoint into the shipped default model (fp16 weights + a complete card).
+
+Usage:
+    python tools/ship_model.py runs/lite0.safetensors resources/models/camvid-lite0.safetensors \
+        --command "python main.py train ..." --log runs/lite0.log
+
+The shipped file keeps float16 weights (half the size) only if val mIoU drops < 0.3 points;
+the card records the exact training command, data, seed, training time, the per-epoch
+val curve and per-class val metrics of both the fp32 and the shipped weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from model.data import default_camvid_root  # noqa: E402
+from model.evaluation import evaluate_folder  # noqa: E402
+
+
+def _curve(log: Path) -> list[dict]:
+    points = []
+    for line in log.read_text().splitlines():
+        if line.startswith('{"event": "epoch"'):
+            e = json.loads(line)
+            points.append({"epoch": e["epoch"], "elapsed_s": round(e["elapsed"], 1), "loss": round(e["loss"], 4),
+                           "pixel_accuracy": round(e["val"]["pixel_accuracy"], 4), "mean_iou": round(e["val"]["mean_iou"], 4)})
+    return points
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source")
+    parser.add_argument("target")
+    parser.add_argument("--command", required=True, help="the exact training command")
+    parser.add_argument("--log", type=Path, help="the run's --progress json log (for the curve)")
+    parser.add_argument("--name", default="camvid-lite0")
+    args = parser.parse_args()
+
+    root = default_camvid_root()
+    if root is None:
+        parser.error("CamVid not found (set CAMVID_ROOT)")
+    src = load_checkpoint(args.source)
+    card = dict(src.card)
+    card.pop("train_state", None)
+    fp32 = evaluate_folder(images=root / "val", annotations=root / "valannot", model=args.source, backend="torch", device="cpu", progress=False)
+    tmp = Path(args.target).with_suffix(".fp16-candidate.safetensors")
+    net = src.build()
+    card.update(name=args.name, training_command=args.command, data={"root": "CamVid SegNet split", "train_frames": 367, "val_frames": 101})
+    if args.log:
+        card["val_curve"] = _curve(args.log)
+        card["training_time_s"] = card["val_curve"][-1]["elapsed_s"] if card["val_curve"] else None
+    save_checkpoint(tmp, net, dict(card, val_metrics=fp32), half=True)
+    fp16 = evaluate_folder(images=root / "val", annotations=root / "valannot", model=tmp, backend="torch", device="cpu", progress=False)
+    drop = (fp32["mean_iou"] - fp16["mean_iou"]) * 100
+    half = drop < 0.3
+    card["val_metrics"] = fp16 if half else fp32
+    card["val_metrics_fp32"] = fp32
+    card["storage_note"] = f"float16 weights: val mIoU change {-drop:+.3f} points vs float32" if half else f"float32 kept: float16 lost {drop:.3f} points"
+    save_checkpoint(args.target, net, card, half=half)
+    tmp.unlink(missing_ok=True)
+    print(json.dumps({"fp32_miou": fp32["mean_iou"], "fp16_miou": fp16["mean_iou"], "half": half, "target": args.target}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,7 +33,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from camvid_viewer.export import QUALITY, ExportOptions, export_video  # noqa: E402
-from camvid_viewer.media import VideoSource, VideoWriter  # noqa: E402
+from camvid_viewer.media import VideoSource  # noqa: E402
+from camvid_viewer.video_writer import VideoWriter  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 
 

@@ -1,9 +1,11 @@
-"""Whole-source evaluation: per-frame confusion matrices, both aggregations, flicker, smoothing.
+"""Whole-source evaluation: per-frame confusion matrices and flicker, both aggregations, exports.
 
 Headless (numpy + OpenCV; no Qt, no torch): the analysis dock, ``export`` and the
 benchmarks drive the same functions. A *segmenter* is anything with
 ``.segment(frame_bgr, probabilities=False) -> prediction`` whose prediction has
 ``.labels`` (HxW uint8) and, when asked, ``.probabilities`` (C,H,W float32).
+Flicker measures and :class:`TemporalSmoother` live in :mod:`camvid_viewer.temporal`,
+the results cache in :mod:`camvid_viewer.analysis_cache`.
 
 Two aggregations, never to be confused:
 
@@ -14,7 +16,8 @@ Two aggregations, never to be confused:
 
 Example::
 
-    from camvid_viewer.media import open_source, find_annotations, TruthIndex
+    from camvid_viewer.media import open_source
+    from camvid_viewer.truth import TruthIndex, find_annotations
     from model.inference import Segmenter
     source = open_source("../shared/camvid/val")
     truth = TruthIndex.for_source(source, find_annotations(source))
@@ -54,26 +57,34 @@ __all__ = [
 ]
 
 import csv
-import dataclasses
-import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+# The cache and the temporal code have modules of their own; their public names stay importable here.
+from camvid_viewer.analysis_cache import (
+    cache_key,
+    default_cache_dir,
+    model_identity,
+    model_name,
+    read_cache,
+    write_cache,
+)
+from camvid_viewer.temporal import (
+    TemporalSmoother,
+    label_change_rate,
+    motion_flow,
+    sequence_flicker,
+    warp_previous,
+)
+from model.checkpoint import atomic_write
 from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
 from model.metrics import SegmentationScores, scores_from_matrix
-
-CACHE_VERSION = 1  # bump when the cached arrays change meaning
-_FLOW_SCALE = 0.25  # optical flow runs on frames scaled by this (480x360 -> 120x90)
 
 
 class AnalysisError(Exception):
@@ -170,12 +181,11 @@ def evaluate_source(
     key = cache_key(segmenter, source, labelled, truth_index) if use_cache else None
     cache_file = Path(cache_dir or default_cache_dir()) / f"{key}.npz" if key else None
     if cache_file is not None:
-        cached = _load_cache(cache_file, key)
+        cached = read_cache(cache_file, key)
         if cached is not None:
-            cached.source_path, cached.model_name = str(source.path), _model_name(segmenter)
             if progress:
                 progress(len(labelled), len(labelled))
-            return cached
+            return SourceEvaluation(source_path=str(source.path), model_name=model_name(segmenter), from_cache=True, **cached)
 
     warmup = max(1, int(getattr(segmenter, "warmup_frames", 1)))
     runs = _frame_runs(labelled, warmup)
@@ -233,7 +243,7 @@ def evaluate_source(
     n = len(rows["index"])
     evaluation = SourceEvaluation(
         source_path=str(source.path),
-        model_name=_model_name(segmenter),
+        model_name=model_name(segmenter),
         indices=np.asarray(rows["index"], dtype=np.int64),
         names=tuple(rows["name"]),
         matrices=np.asarray(rows["matrix"], dtype=np.int64).reshape(n, NUM_CLASSES, NUM_CLASSES),
@@ -245,7 +255,7 @@ def evaluate_source(
         skipped=tuple(skipped),
     )
     if complete and cache_file is not None:
-        _save_cache(cache_file, key, evaluation)
+        write_cache(cache_file, key, evaluation)
     return evaluation
 
 
@@ -351,153 +361,6 @@ def _frame_matrix(labels: np.ndarray, truth: np.ndarray, ignore_index: int | Non
     if ignore_index is not None:
         valid &= t != ignore_index
     return np.bincount(n * t[valid] + p[valid], minlength=n * n).reshape(n, n)
-
-
-# ---------------------------------------------------------------------------------------------
-# Cache: one .npz per (model, source, frames); never unpickled
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/camvid-viewer/analysis`` (default ``~/.cache/camvid-viewer/analysis``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "camvid-viewer" / "analysis"
-
-
-def model_identity(segmenter) -> dict:
-    """What decides a model's output: checkpoint hash when known, else its name and card."""
-    own = getattr(segmenter, "analysis_identity", None)
-    if callable(own):
-        return own()
-    identity: dict = {"name": _model_name(segmenter), "working_height": getattr(segmenter, "working_height", None)}
-    path = getattr(segmenter, "checkpoint_path", None) or getattr(segmenter, "path", None)
-    if path and Path(path).is_file():
-        identity["sha256"] = _file_sha256(Path(path))
-    else:
-        identity["card"] = json.dumps(getattr(segmenter, "card", None), sort_keys=True, default=str)
-    return identity
-
-
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def _file_sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
-
-
-def _model_name(segmenter) -> str:
-    return str(getattr(segmenter, "name", type(segmenter).__name__))
-
-
-def _path_stamp(path: Path) -> list:
-    """Path, size and mtime of a file, or of every file directly in a folder."""
-    if path.is_dir():
-        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(path) if e.is_file())
-        return [str(path.resolve()), entries]
-    if path.exists():
-        st = path.stat()
-        return [str(path.resolve()), st.st_size, st.st_mtime_ns]
-    return [str(path)]
-
-
-def cache_key(segmenter, source, frames: Sequence[int], truth_index=None) -> str:
-    """Hex digest naming the cache file of (model, source file(s), truth files, frame list)."""
-    truth_dir = None
-    for attr in ("annotations_dir", "directory", "root", "path"):
-        value = getattr(truth_index, attr, None)
-        if value:
-            truth_dir = Path(value)
-            break
-    payload = {
-        "version": CACHE_VERSION,
-        "model": model_identity(segmenter),
-        "source": _path_stamp(Path(str(source.path))),
-        "truth": _path_stamp(truth_dir) if truth_dir else None,
-        "frames": [int(i) for i in frames],
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-_CACHE_ARRAYS = ("indices", "matrices", "flicker", "flicker_compensated", "truth_change", "truth_change_compensated")
-
-
-def _save_cache(path: Path, key: str, ev: SourceEvaluation) -> None:
-    arrays = {name: getattr(ev, name) for name in _CACHE_ARRAYS}
-    try:
-        with _atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                key=np.array(key),
-                names=np.array(ev.names, dtype=str),
-                class_names=np.array(ev.class_names, dtype=str),
-                ignore_index=np.array(-1 if ev.ignore_index is None else ev.ignore_index, dtype=np.int64),
-                skipped=np.array(ev.skipped, dtype=str),
-                **arrays,
-            )
-    except OSError:
-        pass  # a read-only cache folder costs a re-run next time, nothing else
-
-
-def _load_cache(path: Path, key: str) -> SourceEvaluation | None:
-    """The cached evaluation, or None when absent, corrupt or for another key (then rebuilt)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if str(data["key"]) != key:
-                return None
-            arrays = {name: np.array(data[name]) for name in _CACHE_ARRAYS}
-            names = tuple(str(s) for s in data["names"])
-            class_names = tuple(str(s) for s in data["class_names"])
-            ignore = int(data["ignore_index"])
-            skipped = tuple(str(s) for s in data["skipped"])
-        n = len(arrays["indices"])
-        if arrays["matrices"].shape != (n, NUM_CLASSES, NUM_CLASSES) or len(names) != n:
-            return None
-        if any(arrays[k].shape != (n,) for k in _CACHE_ARRAYS if k not in ("indices", "matrices")):
-            return None
-    except Exception:  # noqa: BLE001 - any unreadable cache is simply rebuilt
-        return None
-    return SourceEvaluation(
-        source_path="",
-        model_name="",
-        indices=arrays["indices"].astype(np.int64),
-        names=names,
-        matrices=arrays["matrices"].astype(np.int64),
-        flicker=arrays["flicker"].astype(np.float64),
-        flicker_compensated=arrays["flicker_compensated"].astype(np.float64),
-        truth_change=arrays["truth_change"].astype(np.float64),
-        truth_change_compensated=arrays["truth_change_compensated"].astype(np.float64),
-        class_names=class_names,
-        ignore_index=None if ignore < 0 else ignore,
-        from_cache=True,
-        skipped=skipped,
-    )
-
-
-@contextmanager
-def _atomic_path(path: str | Path):
-    """A temp path beside ``path``, renamed into place only if the block succeeds.
-
-    Same as ``model.checkpoint.atomic_write``, which this module cannot import (it loads torch).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -670,7 +533,7 @@ def summary_json(evaluation: SourceEvaluation) -> dict:
 def write_summary_json(path: str | Path, evaluation: SourceEvaluation) -> Path:
     """Write :func:`summary_json` atomically."""
     path = Path(path)
-    with _atomic_path(path) as tmp:
+    with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(summary_json(evaluation), indent=2) + "\n")
     return path
 
@@ -683,7 +546,7 @@ def write_frame_csv(path: str | Path, evaluation: SourceEvaluation) -> Path:
     def cell(v: float | None) -> str:
         return "" if v is None else f"{v:.6f}"
 
-    with _atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(
             ["frame_index", "frame_name", "mean_iou", "pixel_accuracy", "flicker", "flicker_motion_compensated", "truth_change"]
@@ -695,208 +558,3 @@ def write_frame_csv(path: str | Path, evaluation: SourceEvaluation) -> Path:
                 + [cell(r.iou[c]) for c, _ in classes]
             )
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Flicker and motion
-
-
-def motion_flow(previous: np.ndarray, frame: np.ndarray, *, scale: float = _FLOW_SCALE) -> np.ndarray:
-    """Dense flow (H, W, 2) float32 at ``frame`` size: ``frame[y, x]`` came from ``previous[y + dy, x + dx]``.
-
-    Farneback on grey frames downscaled by ``scale`` (camera motion is smooth; small frames are fast).
-    """
-    h, w = frame.shape[:2]
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    grey = [cv2.resize(_grey(im), size, interpolation=cv2.INTER_AREA) for im in (frame, previous)]
-    flow = cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-    full[..., 0] *= w / size[0]
-    full[..., 1] *= h / size[1]
-    return full
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-
-
-def _remap_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h, w = flow.shape[:2]
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return xs + flow[..., 0], ys + flow[..., 1]
-
-
-def warp_previous(previous: np.ndarray, flow: np.ndarray, *, nearest: bool = True, fill: float = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``previous`` moved onto the current frame by ``flow``; returns (warped, inside mask).
-
-    Labels use nearest-neighbour sampling (never a blend of two class indices).
-    """
-    map_x, map_y = _remap_maps(flow)
-    h, w = previous.shape[:2]
-    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    warped = cv2.remap(previous, map_x, map_y, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
-    return warped, inside
-
-
-def label_change_rate(
-    previous: np.ndarray, labels: np.ndarray, *, flow: np.ndarray | None = None, ignore_index: int | None = None
-) -> float:
-    """Share of pixels whose label differs from the previous frame's (optionally motion-compensated).
-
-    Pixels whose flow points outside the previous frame, and pixels that are ``ignore_index``
-    in either frame, are not compared. NaN when nothing is comparable.
-    """
-    if previous.shape != labels.shape:
-        return math.nan
-    valid = np.ones(labels.shape, dtype=bool)
-    if flow is not None:
-        previous, valid = warp_previous(previous, flow, nearest=True)
-    if ignore_index is not None:
-        valid &= (previous != ignore_index) & (labels != ignore_index)
-    compared = int(valid.sum())
-    if not compared:
-        return math.nan
-    return float(np.count_nonzero((previous != labels) & valid) / compared)
-
-
-def sequence_flicker(
-    labels: Sequence[np.ndarray], frames: Sequence[np.ndarray] | None = None, *, ignore_index: int | None = None
-) -> np.ndarray:
-    """Per-frame change rate of a label sequence (entry 0 is NaN); motion-compensated when frames are given."""
-    out = np.full(len(labels), np.nan)
-    for k in range(1, len(labels)):
-        flow = motion_flow(frames[k - 1], frames[k]) if frames is not None else None
-        out[k] = label_change_rate(labels[k - 1], labels[k], flow=flow, ignore_index=ignore_index)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Temporal smoothing
-
-
-@dataclass
-class _SmoothedPrediction:
-    labels: np.ndarray
-    probabilities: np.ndarray | None = None
-    confidence: np.ndarray | None = None
-
-
-@dataclass
-class TemporalSmoother:
-    """A segmenter whose class probabilities are an exponential average over consecutive frames.
-
-    ``running = alpha * p_now + (1 - alpha) * warp(running)``; labels are its argmax. With
-    ``flow`` the running average is first moved along the camera motion (Farneback), so
-    static scenery does not smear. Call :meth:`reset` on a seek; :meth:`segment_at` does it
-    for you when the frame index is not the next one. A change of frame size also resets.
-
-    Args:
-        segmenter: the wrapped model (``.segment(frame, probabilities=True)``).
-        alpha: weight of the newest frame, 0 < alpha <= 1 (1 = no smoothing).
-        flow: warp the running average by optical flow before blending.
-        cut_threshold: mean absolute grey-level difference (0..255, on frames shrunk 8x)
-            above which the new frame is taken as a cut or a seek and the average restarts;
-            consecutive CamVid frames differ by 6 on average (12 at most), frames a second
-            or more apart by over 20. ``None`` disables the check.
-    """
-
-    segmenter: object
-    alpha: float = 0.5
-    flow: bool = True
-    cut_threshold: float | None = 20.0
-    temporal: bool = field(default=True, init=False)  # evaluate_source feeds it warm-up frames
-    _running: np.ndarray | None = field(default=None, init=False, repr=False)  # (H, W, C) float32
-    _previous_frame: np.ndarray | None = field(default=None, init=False, repr=False)
-    _previous_thumb: np.ndarray | None = field(default=None, init=False, repr=False)
-    _last_index: int | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"temporal smoothing alpha must be in (0, 1], got {self.alpha}")
-
-    def __getattr__(self, name: str):
-        # name, card, device, backend, class_names, palette_bgr... come from the wrapped model.
-        if name.startswith("_") or name == "segmenter":
-            raise AttributeError(name)
-        return getattr(self.segmenter, name)
-
-    @property
-    def name(self) -> str:
-        return f"{_model_name(self.segmenter)} + temporal smoothing (alpha {self.alpha:g}{', flow' if self.flow else ''})"
-
-    @property
-    def warmup_frames(self) -> int:
-        """Frames after which the oldest frame weighs under 1% of the average."""
-        if self.alpha >= 1:
-            return 1
-        return max(1, math.ceil(math.log(0.01) / math.log(1 - self.alpha)))
-
-    def analysis_identity(self) -> dict:
-        return {"smoothed": model_identity(self.segmenter), "alpha": self.alpha, "flow": self.flow, "cut": self.cut_threshold}
-
-    def reset(self) -> None:
-        """Forget the running average (seek, new source, scene cut)."""
-        self._running = None
-        self._previous_frame = None
-        self._previous_thumb = None
-        self._last_index = None
-
-    def segment_at(self, index: int, frame: np.ndarray, *, probabilities: bool = False):
-        """:meth:`segment` for frame ``index``; resets first unless it follows the last one."""
-        if self._last_index is None or index != self._last_index + 1:
-            self.reset()
-        prediction = self.segment(frame, probabilities=probabilities)
-        self._last_index = index
-        return prediction
-
-    def segment_batch(self, frames: Sequence[np.ndarray], *, probabilities: bool = False) -> list:
-        return [self.segment(f, probabilities=probabilities) for f in frames]
-
-    def segment(self, frame: np.ndarray, *, probabilities: bool = False):
-        raw = self.segmenter.segment(frame, probabilities=True)
-        p = np.asarray(raw.probabilities, dtype=np.float32).transpose(1, 2, 0)  # H, W, C
-        running = self._running
-        thumb = _thumbnail(frame) if self.cut_threshold is not None else None
-        if running is not None and running.shape != p.shape:
-            running = None  # new frame size: a discontinuity
-        elif running is not None and thumb is not None and self._previous_thumb is not None:
-            if float(np.abs(thumb - self._previous_thumb).mean()) > self.cut_threshold:
-                running = None  # a cut or a seek: the old average shows another scene
-        self._previous_thumb = thumb
-        if running is None:
-            running = p.copy()
-        else:
-            if self.flow and self._previous_frame is not None:
-                running = _warp_probabilities(running, motion_flow(self._previous_frame, frame), fallback=p)
-            running = self.alpha * p + (1 - self.alpha) * running
-        self._running = running
-        self._previous_frame = frame if self.flow else None
-        self._last_index = None if self._last_index is None else self._last_index + 1
-        labels = running.argmax(axis=2).astype(np.uint8)
-        probs = np.ascontiguousarray(running.transpose(2, 0, 1)) if probabilities else None
-        confidence = running.max(axis=2) if probabilities else None
-        if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
-            try:
-                return dataclasses.replace(raw, labels=labels, probabilities=probs, confidence=confidence)
-            except TypeError:
-                pass
-        return _SmoothedPrediction(labels, probs, confidence)
-
-
-def _thumbnail(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    return cv2.resize(_grey(frame), (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def _warp_probabilities(running: np.ndarray, flow: np.ndarray, *, fallback: np.ndarray) -> np.ndarray:
-    """The running average moved by ``flow``; pixels coming from outside the frame take ``fallback``."""
-    map_x, map_y = _remap_maps(flow)
-    h, w = running.shape[:2]
-    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-    channels = [
-        cv2.remap(np.ascontiguousarray(running[..., i : i + 4]), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        for i in range(0, running.shape[2], 4)
-    ]
-    warped = np.concatenate([c.reshape(h, w, -1) for c in channels], axis=2)
-    return np.where(inside[..., None], warped, fallback)

@@ -92,11 +92,11 @@ def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), fr
             decoded = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in encoded]
             segmenter.segment(decoded[0])  # warm-up: ONNX export / session creation, allocator
 
-            def model_only():
+            def model_only(decoded=decoded, segmenter=segmenter):  # bound now, not at call time
                 for f in decoded:
                     segmenter.segment(f)
 
-            def pipeline():
+            def pipeline(encoded=encoded, segmenter=segmenter):
                 for b in encoded:
                     frame = cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
                     blend(frame, segmenter.segment(frame).labels, palette_bgr=segmenter.palette_bgr, opacity=0.5)

@@ -50,18 +50,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camvid_viewer.media import (
-    FrameSource,
-    MediaError,
-    TruthIndex,
-    VideoSource,
-    VideoWriter,
-    find_annotations,
-    open_source,
-    remove_stale_temps,
-    temp_path_for,
-)
+from camvid_viewer.media import FrameSource, MediaError, VideoSource, open_source
 from camvid_viewer.render import draw_metrics_text, render_view
+from camvid_viewer.truth import TruthIndex, find_annotations
+from camvid_viewer.video_writer import VideoWriter, remove_stale_temps, temp_path_for
 from model.classes import VOID_INDEX
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 

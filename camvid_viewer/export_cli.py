@@ -95,7 +95,7 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
 
 def _smoother():
     try:
-        from camvid_viewer.analysis import TemporalSmoother
+        from camvid_viewer.temporal import TemporalSmoother
     except ImportError:
         return None
     return TemporalSmoother

@@ -26,6 +26,7 @@ __all__ = [
     "remove_stale_temp_files",
     "format_duration",
     "val_figures",
+    "event_log_line",
     "RunResult",
     "run_result",
 ]
@@ -346,6 +347,23 @@ def val_figures(*, val: dict | None) -> str:
         return "n/a" if v is None else f"{v:.4f}"
 
     return f"val mIoU {score(val.get('mean_iou'))}, pixel accuracy {score(val.get('pixel_accuracy'))}"
+
+
+def event_log_line(*, event: ProgressEvent, progress: RunProgress) -> str | None:
+    """The training log's line for ``event`` (already applied to ``progress``); None when it has none."""
+    p, d = progress, event.data
+    if event.kind == "start":
+        return (f"Training on {d.get('frames')} frames, validating on {d.get('val_frames')}; "
+                f"{p.steps_per_epoch} steps per epoch, {p.epochs} epochs, starting at epoch {p.epoch + 1}.")
+    if event.kind == "epoch":
+        val = d.get("val") or {}
+        figures = f", {val_figures(val=val)}" if val else ""
+        return f"Epoch {p.epoch}/{p.epochs}: loss {float(d.get('loss') or 0):.4f}{figures}{'  (best so far)' if d.get('best') else ''}"
+    if event.kind == "done":
+        return f"Done. Best checkpoint: {d.get('best_path')}"
+    if event.kind == "error":
+        return f"Error: {p.error}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class Segmenter:
         device: ``auto``, ``cpu`` or ``cuda``.
         backend: ``auto``, ``torch`` or ``onnx``.
         working_height: frame height used for inference (default: the card's).
-        threads: CPU threads for inference (default: all cores).
+        threads: CPU threads for inference (default: ``$OMP_NUM_THREADS``, else all cores).
     """
 
     def __init__(self, checkpoint=None, *, device: str = "auto", backend: str = "auto", working_height: int | None = None, threads: int | None = None) -> None:
@@ -113,7 +113,7 @@ class Segmenter:
             raise ValueError(f"unknown backend {backend!r} (auto, torch, onnx)")
         self.device = device
         self.backend = backend
-        self._threads = threads or os.cpu_count() or 1
+        self._threads = threads or _default_threads()
         network = ckpt.build()
         if backend == "torch":
             self._runner = _TorchRunner(network, device, self._threads)
@@ -134,6 +134,8 @@ class Segmenter:
             return [self.segment_batch([f], probabilities=probabilities)[0] for f in frames]
         frame_hw = frames[0].shape[:2]
         blob = np.stack([self._preprocess(f) for f in frames])
+        if not probabilities:  # argmax inside the backend: no 12-channel float map leaves it
+            return [Prediction(labels=self._to_frame_size(lb, frame_hw)) for lb in self._runner.run(blob, labels_only=True)]
         logits = self._runner.run(blob)
         return [self._postprocess(lg, frame_hw, probabilities) for lg in logits]
 
@@ -154,14 +156,18 @@ class Segmenter:
         rgb /= self._std
         return rgb.transpose(2, 0, 1)
 
+    @staticmethod
+    def _to_frame_size(labels: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+        h, w = frame_hw
+        if labels.shape == (h, w):
+            return labels
+        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+
     def _postprocess(self, logits: np.ndarray, frame_hw: tuple[int, int], probabilities: bool) -> Prediction:
         h, w = frame_hw
         same = logits.shape[1:] == (h, w)
         if not probabilities:
-            labels = logits.argmax(0).astype(np.uint8)
-            if not same:
-                labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
-            return Prediction(labels=labels)
+            return Prediction(labels=self._to_frame_size(logits.argmax(0).astype(np.uint8), frame_hw))
         z = logits - logits.max(0, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(0, keepdims=True)
@@ -169,6 +175,13 @@ class Segmenter:
             z = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in z])
         probs = z.astype(np.float32, copy=False)
         return Prediction(labels=probs.argmax(0).astype(np.uint8), probabilities=probs, confidence=probs.max(0))
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return os.cpu_count() or 1
 
 
 def _has_onnxruntime() -> bool:
@@ -195,13 +208,17 @@ class _TorchRunner:
             network = network.half().to(memory_format=torch.channels_last)
         self.network = network.eval()
 
-    def run(self, blob: np.ndarray) -> np.ndarray:
+    def run(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
+        """Logits (N, C, h, w) float32, or labels (N, h, w) uint8."""
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(blob).to(self.device)
             if self.half:
                 x = x.half().contiguous(memory_format=torch.channels_last)
-            return self.network(x).float().cpu().numpy()
+            out = self.network(x)
+            if labels_only:
+                return out.argmax(1).to(torch.uint8).cpu().numpy()
+            return out.float().cpu().numpy()
 
 
 class _OnnxRunner:
@@ -211,24 +228,27 @@ class _OnnxRunner:
         self.network = network
         self.checkpoint_hash = file_sha256(checkpoint_path)
         self.threads = threads
-        self.sessions: dict[tuple[int, int], object] = {}
+        self.sessions: dict[tuple, object] = {}
 
-    def run(self, blob: np.ndarray) -> np.ndarray:
-        size = blob.shape[2:]
-        session = self.sessions.get(size)
+    def run(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
+        """Logits (N, C, h, w) float32, or labels (N, h, w) uint8 from a graph that ends in ArgMax."""
+        key = (*blob.shape[2:], labels_only)
+        session = self.sessions.get(key)
         if session is None:
-            session = self.sessions[size] = self._session(size)
+            session = self.sessions[key] = self._session(blob.shape[2:], labels_only)
         return np.concatenate([session.run(None, {"image": blob[i : i + 1]})[0] for i in range(len(blob))])
 
-    def cache_path(self, size: tuple[int, int]) -> Path:
-        return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-op{_ONNX_OPSET}.onnx"
+    def cache_path(self, size: tuple[int, int], labels_only: bool = False) -> Path:
+        kind = "labels" if labels_only else "logits"
+        return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-{kind}-op{_ONNX_OPSET}.onnx"
 
-    def _session(self, size: tuple[int, int]):
+    def _session(self, size: tuple[int, int], labels_only: bool):
         import onnxruntime as ort
 
-        path = self.cache_path(size)
+        path = self.cache_path(size, labels_only)
+        network = _labels_only_module(self.network) if labels_only else self.network
         if not _cache_is_valid(path):
-            export_onnx(self.network, path, size)
+            export_onnx(network, path, size)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -236,8 +256,25 @@ class _OnnxRunner:
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - a graph ORT refuses is rebuilt once
-            export_onnx(self.network, path, size)
+            export_onnx(network, path, size)
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _labels_only_module(network):
+    import torch
+
+    class LabelsOnly(torch.nn.Module):
+        """The network followed by ArgMax: uint8 labels leave the graph, not 12 float maps."""
+
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x).argmax(1).to(torch.uint8)
+
+    return LabelsOnly(network).eval()
+
 
 
 def _sidecar(path: Path) -> Path:

@@ -1,9 +1,11 @@
 """The analysis dock: whole-source evaluation, both aggregations, worst frames, confusion, pixels.
 
 A view of the window's :class:`~camvid_viewer.session.ViewerSession`. "Evaluate source"
-runs :func:`camvid_viewer.analysis.evaluate_path` on a worker thread (``BackgroundCall``
-from the bridge module; progress, cancel, the window stays usable). The metrics timeline
-lives in its own bottom dock (``timeline_dock``) so it sits under the playback slider.
+runs :func:`camvid_viewer.analysis.evaluate_path` on a worker thread (``BackgroundCall``;
+progress, cancel, the window stays usable), taking turns with playback on the model through
+the bridge's ``MODEL_LOCK``. The metrics timeline lives in its own bottom dock
+(``timeline_dock``) so it sits under the playback slider; the Pixels tab is
+:class:`~camvid_viewer.ui.pixel_view.PixelAnalysisView`.
 
 Integration (one line in ``MainWindow.__init__`` after ``self._wire()``)::
 
@@ -12,14 +14,12 @@ Integration (one line in ``MainWindow.__init__`` after ``self._wire()``)::
 
 from __future__ import annotations
 
-__all__ = ["AnalysisDock", "PixelAnalysisView", "install_analysis"]
+__all__ = ["AnalysisDock", "install_analysis"]
 
-import numpy as np
-from PyQt6.QtCore import QRect, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QPainter
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
@@ -36,16 +36,14 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer import analysis
-from camvid_viewer.analysis_render import confidence_heatmap, error_split, hover_readout
 from camvid_viewer.session import ViewerSession, format_score
-from camvid_viewer.ui import workers
-from camvid_viewer.ui.canvas import bgr_to_qimage, fit_rect
+from camvid_viewer.temporal import TemporalSmoother
+from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.confusion_view import ConfusionMatrixView
+from camvid_viewer.ui.pixel_view import PixelAnalysisView
 from camvid_viewer.ui.timeline import MetricsTimeline
+from camvid_viewer.ui.workers import MODEL_LOCK
 from camvid_viewer.ui.worst_frames import WorstFramesView
-
-# The bridge serialises model calls with this lock; the evaluation takes turns with playback.
-_MODEL_LOCK = getattr(workers, "MODEL_LOCK", None) or getattr(workers, "_MODEL_LOCK", None)
 
 
 def _pct(value: float | None) -> str:
@@ -76,121 +74,6 @@ class _Figures(QGroupBox):
     def show_scores(self, mean_iou: float | None, pixel_accuracy: float | None) -> None:
         self.mean_iou.setText(format_score(mean_iou))
         self.pixel_accuracy.setText(format_score(pixel_accuracy))
-
-
-class _ImageView(QWidget):
-    """A BGR image scaled to fit; reports the image pixel under the mouse."""
-
-    hovered = pyqtSignal(int, int)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.image = None
-        self.setMouseTracking(True)
-        self.setMinimumSize(240, 160)
-
-    def set_image(self, image: np.ndarray | None) -> None:
-        self.image = None if image is None else bgr_to_qimage(image)
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.darkGray)
-        if self.image is not None:
-            x, y, w, h = fit_rect(image_size=(self.image.width(), self.image.height()), area=(self.width(), self.height()))
-            painter.drawImage(QRect(x, y, w, h), self.image)
-
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt API
-        if self.image is None:
-            return
-        x, y, w, h = fit_rect(image_size=(self.image.width(), self.image.height()), area=(self.width(), self.height()))
-        p = event.position()
-        if w and h:
-            self.hovered.emit(int((p.x() - x) * self.image.width() / w), int((p.y() - y) * self.image.height() / h))
-
-
-class PixelAnalysisView(QWidget):
-    """The current frame as an error split (missed | false alarms) or a confidence/entropy heat map,
-    with a readout of true class, predicted class and confidence under the cursor."""
-
-    MODES = {"error": "Errors: missed (true class) | false alarms (predicted class)",
-             "confidence": "Confidence: winning class probability", "entropy": "Uncertainty: entropy"}
-
-    def __init__(self, session: ViewerSession) -> None:
-        super().__init__()
-        self.session = session
-        self.confidence: np.ndarray | None = None
-        self.entropy: np.ndarray | None = None
-        self._confidence_for: int | None = None  # id() of the result the confidence belongs to
-        self._busy = False
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        self.mode_box = QComboBox()
-        for key, text in self.MODES.items():
-            self.mode_box.addItem(text, key)
-        self.mode_box.currentIndexChanged.connect(self.refresh)
-        layout.addWidget(self.mode_box)
-        self.view = _ImageView()
-        self.view.hovered.connect(self.show_readout)
-        layout.addWidget(self.view, 1)
-        self.readout = QLabel("Hover the image for true class, predicted class and confidence")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.readout)
-        session.events.result.connect(lambda _r: self.refresh())
-
-    @property
-    def mode(self) -> str:
-        return str(self.mode_box.currentData())
-
-    def refresh(self) -> None:
-        result = self.session.result
-        if result is None or result.labels is None or not self.isVisible():
-            self.view.set_image(None if result is None else result.frame)
-            return
-        if self.mode == "error":
-            if result.truth is None:
-                self.readout.setText("No truth for this frame: the error view needs an annotation")
-                self.view.set_image(result.frame)
-                return
-            self.view.set_image(error_split(result.frame, result.labels, result.truth, palette_bgr=self.session.palette_bgr))
-            return
-        if self._confidence_for != id(result):
-            self._request_confidence(result)
-            return
-        values = self.confidence if self.mode == "confidence" else self.entropy
-        self.view.set_image(confidence_heatmap(result.frame, values, opacity=0.65, measure=self.mode))
-
-    def _request_confidence(self, result) -> None:
-        model = self.session.model
-        if isinstance(model, analysis.TemporalSmoother):
-            model = model.segmenter  # calling the smoother here would feed it the same frame twice
-        if model is None or self._busy:
-            return  # _confidence_ready asks again for whatever result is current then
-        self._busy = True
-        call = workers.BackgroundCall(analysis.pixel_confidence, model, result.frame, lock=_MODEL_LOCK)
-        call.done.connect(lambda out, r=result: self._confidence_ready(r, out))
-        call.failed.connect(self.readout.setText)
-        call.finished.connect(lambda: setattr(self, "_busy", False))
-        call.start()
-
-    def _confidence_ready(self, result, out) -> None:
-        _labels, self.confidence, self.entropy = out
-        self._confidence_for = id(result)
-        self._busy = False
-        self.refresh()
-
-    def show_readout(self, x: int, y: int) -> None:
-        """Readout for image pixel (x, y) of the shown view (either half of the error split)."""
-        result = self.session.result
-        if result is None or result.labels is None:
-            return
-        w = result.labels.shape[1]
-        if self.mode == "error" and x >= w + 4:
-            x -= w + 4  # right half of the split shows the same pixels
-        confidence = self.confidence if self._confidence_for == id(result) else None
-        text = hover_readout(x, y, result.labels, result.truth, confidence, self.session.class_names)
-        if text:
-            self.readout.setText(text)
 
 
 class AnalysisDock(QDockWidget):
@@ -287,11 +170,11 @@ class AnalysisDock(QDockWidget):
     def evaluation_model(self):
         """A fresh model for the evaluation: the viewer's own smoother keeps its running state."""
         model = self.session.model
-        base = model.segmenter if isinstance(model, analysis.TemporalSmoother) else model
+        base = model.segmenter if isinstance(model, TemporalSmoother) else model
         key = self._smoothing_key()
         if key is not None:
-            base = analysis.TemporalSmoother(base, alpha=key[0], flow=key[1])
-        return analysis.SerialisedSegmenter(base, _MODEL_LOCK) if _MODEL_LOCK is not None else base
+            base = TemporalSmoother(base, alpha=key[0], flow=key[1])
+        return analysis.SerialisedSegmenter(base, MODEL_LOCK)
 
     def evaluate(self) -> None:
         s = self.session
@@ -309,7 +192,7 @@ class AnalysisDock(QDockWidget):
         self.progress.setValue(0)
         self.status.setText("Evaluating...")
         key = self._smoothing_key()
-        call = workers.BackgroundCall(analysis.evaluate_path, str(s.source.path), s.truth, self.evaluation_model(),
+        call = BackgroundCall(analysis.evaluate_path, str(s.source.path), s.truth, self.evaluation_model(),
                                       cache_dir=self.cache_dir)
         call.progress.connect(self._progressed)
         call.done.connect(lambda ev, k=key, source=s.source: self._evaluated(ev, k, source))
@@ -393,8 +276,8 @@ class AnalysisDock(QDockWidget):
         model = self.session.model
         if model is None:
             return
-        base = model.segmenter if isinstance(model, analysis.TemporalSmoother) else model
-        wanted = analysis.TemporalSmoother(base, alpha=self.alpha.value(), flow=self.flow.isChecked()) \
+        base = model.segmenter if isinstance(model, TemporalSmoother) else model
+        wanted = TemporalSmoother(base, alpha=self.alpha.value(), flow=self.flow.isChecked()) \
             if self.smoothing.isChecked() else base
         if wanted is not model:
             self.session.set_model(wanted, self.session.model_path)
@@ -402,7 +285,7 @@ class AnalysisDock(QDockWidget):
 
     def _model_changed(self) -> None:
         # A newly loaded model (device/backend change) keeps the smoothing the user chose.
-        if self.smoothing.isChecked() and not isinstance(self.session.model, analysis.TemporalSmoother):
+        if self.smoothing.isChecked() and not isinstance(self.session.model, TemporalSmoother):
             self.apply_smoothing()
 
     # -- exports ------------------------------------------------------------------------------

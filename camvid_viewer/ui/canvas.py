@@ -4,14 +4,14 @@ from __future__ import annotations
 
 __all__ = ["FrameCanvas", "bgr_to_qimage"]
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import QRect, QSize, Qt
 from PyQt6.QtGui import QColor, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from model.checkpoint import atomic_write
 
 
 def bgr_to_qimage(image: np.ndarray) -> QImage:
@@ -57,14 +57,9 @@ class FrameCanvas(QWidget):
     def save_png(self, path: str | Path) -> None:
         """Write the full-resolution image as PNG through a temp file beside ``path`` (atomic)."""
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-        os.close(fd)
-        try:
-            if self._image is None or not self._image.save(tmp, "PNG"):
+        with atomic_write(target, suffix=".png") as tmp:
+            if self._image is None or not self._image.save(str(tmp), "PNG"):
                 raise OSError(f"{target}: cannot write the PNG file")
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(960, 540)

@@ -7,6 +7,11 @@ Hook points for other parts of the app:
 - ``window.actions.menus["File"|"View"|"Playback"|"Model"]`` are the menus.
 - ``window.open_path(path)``, ``window.load_model(path)``, ``window.seek(index)``.
 - ``window.message`` (signal, str) carries every one-line problem shown to the user.
+- ``window.restart()`` re-runs the current frame (after swapping ``session.model``).
+- Optional parts are found by module name and hidden/skipped when absent:
+  ``ui/export_dialog.py`` (``ExportDialog(session, parent=window)``, run with ``exec()``),
+  ``ui/train_dialog.py`` (``TrainDialog(window)`` emitting ``model_chosen(str)``),
+  ``ui/analysis_dock.py`` (``install_analysis(window)``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from PyQt6.QtWidgets import (
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.settings import ViewerSettings
 from camvid_viewer.ui.actions import ViewerActions, optional_module
+from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.canvas import FrameCanvas
 from camvid_viewer.ui.file_dialogs import FileDialogs
 from camvid_viewer.ui.legend import LegendDock
@@ -38,7 +44,6 @@ from camvid_viewer.ui.playback_controls import PlaybackControls
 from camvid_viewer.ui.status import StatusLine
 from camvid_viewer.ui.welcome import WelcomeView
 from camvid_viewer.ui.workers import (
-    BackgroundCall,
     InferencePipeline,
     build_truth,
     load_segmenter,
@@ -71,6 +76,8 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         self._install_optional_parts()
         if self.settings.window_state() is not None:  # after every dock exists, so all find their place
             self.restoreState(self.settings.window_state())
+        self._welcome_docks: list = []
+        self._show_welcome(True)
         if load_model:
             self.load_model(model_path)
         else:
@@ -132,12 +139,22 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         if bottom:
             self.resizeDocks(bottom, [170] * len(bottom), Qt.Orientation.Vertical)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)
-        if not self._laid_out:
-            self._laid_out = True
-            if self.settings.window_state() is None:
+    def _show_welcome(self, welcome: bool) -> None:
+        """The welcome page hides the docks (nothing to show yet); opening a source brings them back."""
+        self.pages.setCurrentIndex(0 if welcome else 1)
+        if welcome and not self._welcome_docks:
+            self._welcome_docks = [d for d in self.findChildren(QDockWidget) if not d.isHidden()]
+            for dock in self._welcome_docks:
+                dock.hide()
+        elif not welcome:
+            for dock in self._welcome_docks:
+                dock.show()
+            if self._welcome_docks:
+                self.legend_dock.raise_()  # the legend is the tab in front
+            self._welcome_docks = []
+            if not self._laid_out and self.settings.window_state() is None:
                 QTimer.singleShot(0, self._default_dock_sizes)
+            self._laid_out = True
 
     def add_dock(self, dock, area=Qt.DockWidgetArea.RightDockWidgetArea) -> None:
         """Add a dock widget (give it an objectName so its place is saved) and its View menu entry."""
@@ -218,7 +235,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         if not source.is_live:
             self._set_recent(self.settings.add_recent(path))
         self.setWindowTitle(f"{Path(path).name or path} - CamVid viewer")
-        self.pages.setCurrentIndex(1)
+        self._show_welcome(False)
         self.source_opened.emit(path)
         if source.is_live:
             self.session.set_mode("realtime")
@@ -357,6 +374,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         st.set_view(s.view)
         st.set_legend(s.legend)
         st.set_mode(s.mode)
+        self._show_welcome(False)  # save the dock layout the user chose, not the welcome page's
         st.set_layout(self.saveGeometry(), self.saveState())
         st.sync()
         for call in list(self._calls):  # a job still running must not call back into a closed window

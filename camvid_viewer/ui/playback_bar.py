@@ -69,17 +69,21 @@ class PlaybackBar(QWidget):
         rows.addWidget(self.slider)
         layout = QHBoxLayout()
         rows.addLayout(layout)
-        for action in (actions.first, actions.step_back, actions.play, actions.step_forward, actions.last,
-                       actions.previous_labelled, actions.next_labelled):
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            layout.addWidget(button)
+        icons = QStyle.StandardPixmap
+        for action, text, icon in (
+            (actions.first, "", icons.SP_MediaSkipBackward),
+            (actions.step_back, "", icons.SP_MediaSeekBackward),
+            (actions.play, None, None),
+            (actions.step_forward, "", icons.SP_MediaSeekForward),
+            (actions.last, "", icons.SP_MediaSkipForward),
+            (actions.previous_labelled, "< Labelled", None),
+            (actions.next_labelled, "Labelled >", None),
+        ):
+            layout.addWidget(self._button(action, text, icon))
         layout.addStretch(1)
         self.counter = QLabel()
-        self.counter.setMinimumWidth(220)
         layout.addWidget(self.counter)
+        layout.addSpacing(12)
         layout.addWidget(QLabel("Opacity"))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
@@ -93,6 +97,23 @@ class PlaybackBar(QWidget):
         session.events.index.connect(self._index_changed)
         session.events.display.connect(self._display_changed)
         self._source_changed()
+
+    def _button(self, action, text: str | None, icon) -> QToolButton:
+        """A compact button for ``action`` (the menus keep the long names and list the shortcuts)."""
+        button = QToolButton()
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        if text is None:  # follows the action (Play/Pause)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setMinimumWidth(56)
+            return button
+        button.setText(text)
+        if icon is not None:
+            button.setIcon(self.style().standardIcon(icon))
+        shortcut = action.shortcut().toString()
+        button.setToolTip(action.text().replace("&", "") + (f" ({shortcut})" if shortcut else ""))
+        button.clicked.connect(action.trigger)
+        return button
 
     def _slider_moved(self, value: int) -> None:
         if value != self.session.index:

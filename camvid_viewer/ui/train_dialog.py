@@ -11,7 +11,6 @@ __all__ = ["TrainDialog"]
 
 from pathlib import Path
 
-import pyqtgraph as pg
 from PyQt6.QtCore import QElapsedTimer, QProcess, QProcessEnvironment, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -19,7 +18,6 @@ from PyQt6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -35,9 +33,7 @@ from PyQt6.QtWidgets import (
 
 from camvid_viewer import training_job as job
 from camvid_viewer.download import user_data_dir
-from model.classes import CLASS_NAMES, PALETTE_RGB, VOID_INDEX
-
-_CLASSES = [n for i, n in enumerate(CLASS_NAMES) if i != VOID_INDEX]
+from camvid_viewer.ui.train_plots import TrainingPlots
 
 
 class TrainDialog(QDialog):
@@ -149,8 +145,11 @@ class TrainDialog(QDialog):
 
         self.log_view = QPlainTextEdit(readOnly=True, maximumBlockCount=5000)
         self.log_view.setPlaceholderText("Training log")
+        self.plots = TrainingPlots()
+        p = self.plots  # its curves and bars, also reachable from the dialog
+        self.loss_curve, self.acc_curve, self.miou_curve, self.class_bars = p.loss_curve, p.acc_curve, p.miou_curve, p.class_bars
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self._build_plots())
+        splitter.addWidget(self.plots)
         splitter.addWidget(self.log_view)
         splitter.setSizes([620, 180])
         layout = QHBoxLayout(self)
@@ -163,38 +162,6 @@ class TrainDialog(QDialog):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(edit, 1)
         row.addWidget(QPushButton("Browse...", clicked=slot))
-        return box
-
-    def _build_plots(self) -> QWidget:
-        def plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-            w = pg.PlotWidget(background="w", title=title)
-            w.setLabel("left", left)
-            w.setLabel("bottom", bottom)
-            w.showGrid(x=True, y=True, alpha=0.25)
-            return w
-
-        self.loss_plot = plot("Training loss", "loss", "step")
-        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1.5))
-        self.val_plot = plot("Validation", "score", "epoch")
-        self.val_plot.setYRange(0, 1)
-        self.val_plot.addLegend(offset=(-10, -10))
-        symbol = {"symbol": "o", "symbolSize": 6}
-        self.acc_curve = self.val_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbolBrush="#2ca02c", name="pixel accuracy", **symbol)
-        self.miou_curve = self.val_plot.plot(pen=pg.mkPen("#d62728", width=2), symbolBrush="#d62728", name="mIoU", **symbol)
-        self.class_plot = plot("Per-class val IoU (latest epoch)", "", "IoU")
-        self.class_plot.setXRange(0, 1)
-        self.class_plot.getAxis("left").setTicks([list(enumerate(_CLASSES))])
-        self.class_plot.setYRange(-0.6, len(_CLASSES) - 0.4)
-        self.class_plot.invertY(True)
-        self.class_bars = pg.BarGraphItem(x0=0, y=list(range(len(_CLASSES))), height=0.7, width=[0] * len(_CLASSES),
-                                          brushes=[pg.mkBrush(*PALETTE_RGB[CLASS_NAMES.index(n)]) for n in _CLASSES])
-        self.class_plot.addItem(self.class_bars)
-        box = QWidget()
-        grid = QGridLayout(box)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.loss_plot, 0, 0, 1, 2)
-        grid.addWidget(self.val_plot, 1, 0)
-        grid.addWidget(self.class_plot, 1, 1)
         return box
 
     # ----- form
@@ -250,9 +217,7 @@ class TrainDialog(QDialog):
         self._request, self._progress, self._stopping = request, job.RunProgress(), False
         self._stdout_tail, self._stderr_last = b"", ""
         self.message_label.setText("")
-        for curve in (self.loss_curve, self.acc_curve, self.miou_curve):
-            curve.setData([], [])
-        self.class_bars.setOpts(width=[0] * len(_CLASSES))
+        self.plots.clear()
         program, args = job.train_command(request=request)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
@@ -326,28 +291,18 @@ class TrainDialog(QDialog):
 
     def _show_event(self, event: job.ProgressEvent) -> None:
         p, d = self._progress, event.data
-        if event.kind == "start":
-            self._log(f"Training on {d.get('frames')} frames, validating on {d.get('val_frames')}; "
-                      f"{p.steps_per_epoch} steps per epoch, {p.epochs} epochs, starting at epoch {p.epoch + 1}.")
-        elif event.kind == "step":
-            steps, loss = zip(*p.losses, strict=True)
-            self.loss_curve.setData(list(steps), list(loss))
+        line = job.event_log_line(event=event, progress=p)
+        if line is not None:
+            self._log(line)
+        if event.kind == "step":
+            self.plots.show_losses(p.losses)
         elif event.kind == "epoch":
-            val = d.get("val") or {}
-            figures = f", {job.val_figures(val=val)}" if val else ""
-            self._log(f"Epoch {p.epoch}/{p.epochs}: loss {float(d.get('loss') or 0):.4f}{figures}{'  (best so far)' if d.get('best') else ''}")
             if p.val:
-                epochs, acc, miou = zip(*p.val, strict=True)
-                self.acc_curve.setData(list(epochs), list(acc))
-                self.miou_curve.setData(list(epochs), list(miou))
-                self.val_plot.setXRange(0.5, max(p.epochs, 2) + 0.5)
-            self.class_bars.setOpts(width=[p.class_iou.get(n) or 0.0 for n in _CLASSES])
+                self.plots.show_validation(p.val, epochs=p.epochs)
+            self.plots.show_class_iou(p.class_iou)
+            val = d.get("val") or {}
             if d.get("best") and val:
                 self.best_label.setText(f"Best so far: epoch {p.epoch}, {job.val_figures(val=val)}")
-        elif event.kind == "done":
-            self._log(f"Done. Best checkpoint: {d.get('best_path')}")
-        elif event.kind == "error":
-            self._log(f"Error: {p.error}")
         self._update_bars()
 
     def _update_bars(self) -> None:

@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer.ui.actions import optional_module
-from camvid_viewer.ui.workers import BackgroundCall
+from camvid_viewer.ui.background import BackgroundCall
 
 
 def sample_sequence(root: Path) -> Path:

@@ -6,7 +6,7 @@ queues onto the GUI thread)::
 
     decode thread --(bounded queue)--> playback thread --(result signal, <= 2 in flight)--> GUI
     still thread: the one frame the slider/counter names while paused (latest request wins)
-    BackgroundCall: one-off jobs (load a model, open a source, download) off the GUI thread
+    BackgroundCall (ui/background.py): one-off jobs (load a model, open a source, download)
 
 Cancel is cooperative (``threading.Event``); every blocking wait has a short timeout
 so a cancel is seen within ~0.1 s plus at most one model call. Back-pressure, not
@@ -16,9 +16,9 @@ whose display time has passed (counted), every-frame mode waits for the model.
 
 from __future__ import annotations
 
-__all__ = ["BackgroundCall", "InferencePipeline", "analyse_frame"]
+# BackgroundCall and one_line live in ui/background.py; re-exported for callers of the bridge.
+__all__ = ["MODEL_LOCK", "BackgroundCall", "InferencePipeline", "analyse_frame", "one_line"]
 
-import inspect
 import queue
 import threading
 import time
@@ -26,17 +26,14 @@ import time
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvid_viewer.session import FrameResult, frame_interval
+from camvid_viewer.ui.background import BackgroundCall, one_line
 from model.classes import NUM_CLASSES, VOID_INDEX
 from model.metrics import ConfusionMatrix
 
 _END = object()
-# Serialises model calls: the still thread and a playback run may overlap briefly.
-_MODEL_LOCK = threading.Lock()
-_LIVE_CALLS: set = set()  # keeps BackgroundCall objects alive until their thread ends
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join((str(exc) or type(exc).__name__).split())
+#: Serialises model calls: the still thread and a playback run may overlap briefly, and the
+#: analysis dock's evaluation takes turns with playback on the same model.
+MODEL_LOCK = threading.Lock()
 
 
 def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation: int) -> FrameResult:
@@ -44,7 +41,7 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
     labels, model_ms = None, None
     if model is not None:
         start = time.perf_counter()
-        with _MODEL_LOCK:
+        with MODEL_LOCK:
             labels = model.segment(frame).labels
         model_ms = (time.perf_counter() - start) * 1000
     truth_labels, note, matrix = None, None, None
@@ -70,58 +67,6 @@ def _time_of(source, index: int) -> float:
         return float(source.info(index).time_s)
     except Exception:  # noqa: BLE001 - live streams and odd containers: fall back to the nominal rate
         return index / (source.fps or 30.0)
-
-
-class BackgroundCall(QObject):
-    """Run ``fn(*args, **kwargs)`` on a daemon thread; report ``done(result)`` or ``failed(message)``.
-
-    If ``fn`` takes ``progress`` / ``cancel`` keywords they are filled in: ``progress``
-    forwards its arguments to the ``progress`` signal, ``cancel`` is a ``threading.Event``
-    set by :meth:`cancel`.
-    """
-
-    done = pyqtSignal(object)
-    failed = pyqtSignal(str)
-    progress = pyqtSignal(object)
-    finished = pyqtSignal()
-
-    def __init__(self, fn, *args, **kwargs) -> None:
-        super().__init__()
-        self._fn, self._args, self._kwargs = fn, args, kwargs
-        self.cancel_event = threading.Event()
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "progress" in params:
-            self._kwargs.setdefault("progress", lambda *a: self._emit(self.progress, a))
-        if "cancel" in params:
-            self._kwargs.setdefault("cancel", self.cancel_event)
-
-    def start(self) -> None:
-        _LIVE_CALLS.add(self)
-        threading.Thread(target=self._run, name=f"call-{getattr(self._fn, '__name__', 'job')}", daemon=True).start()
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    def _run(self) -> None:
-        try:
-            result = self._fn(*self._args, **self._kwargs)
-        except Exception as exc:  # noqa: BLE001 - reported as one line to the user
-            self._emit(self.failed, one_line(exc))
-        else:
-            self._emit(self.done, result)
-        finally:
-            self._emit(self.finished)
-            _LIVE_CALLS.discard(self)
-
-    @staticmethod
-    def _emit(signal, *args) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:  # the receiver went away (window closed): nothing to tell
-            pass
 
 
 class _RunSignals(QObject):
@@ -402,10 +347,22 @@ def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "au
             raise FileNotFoundError(f"{default}: the shipped model is missing; open one with Model > Open model...")
         path = str(default)
     try:
-        return Segmenter(path, device=device, backend=backend)
+        return Segmenter(path, device=device, backend=backend, threads=_env_threads())
     except Exception as exc:  # noqa: BLE001 - any failure to load is the file's problem, named once
         message = one_line(exc)
         raise RuntimeError(message if str(path) in message else f"{path}: {message}") from None
+
+
+def _env_threads() -> int | None:
+    """``OMP_NUM_THREADS`` when set (as torch itself would), else the Segmenter's default (all cores).
+
+    On a busy machine, more inference threads than free cores makes every frame many times
+    slower; the variable is the usual way to say how many to use.
+    """
+    import os
+
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def open_source_with_truth(path: str, annotations: str | None = None):
@@ -414,7 +371,8 @@ def open_source_with_truth(path: str, annotations: str | None = None):
     The first frame is decoded here, so a corrupt file fails now, before it replaces the
     source on screen.
     """
-    from camvid_viewer.media import TruthIndex, find_annotations, open_source
+    from camvid_viewer.media import open_source
+    from camvid_viewer.truth import TruthIndex, find_annotations
 
     source = open_source(path)
     try:
@@ -438,7 +396,7 @@ def open_source_with_truth(path: str, annotations: str | None = None):
 
 def build_truth(source, folder: str):
     """The annotation index of ``folder`` for ``source``; an error when nothing matches."""
-    from camvid_viewer.media import TruthIndex
+    from camvid_viewer.truth import TruthIndex
 
     truth = TruthIndex.for_source(source, folder)
     if not truth.labelled_indices:

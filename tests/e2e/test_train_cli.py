@@ -29,8 +29,8 @@ def test_training_steps_lower_the_loss_on_real_frames():
 
     from model.data import CamVidDataset, TrainTransform, default_camvid_root, pair_by_stem
     from model.networks import Architecture, build_model
-    from model.train import TrainConfig, train_one_epoch
     from model.progress import ProgressReporter
+    from model.train import TrainConfig, train_one_epoch
 
     root = default_camvid_root()
     if root is None:

@@ -1,4 +1,4 @@
-"""Headless tests of camvid_viewer.analysis and analysis_render (no Qt, no torch)."""
+"""Headless tests of camvid_viewer.analysis, analysis_cache, temporal and analysis_render (no Qt, no torch)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camvid_viewer import analysis
+from camvid_viewer import analysis, analysis_cache, temporal
 from camvid_viewer.analysis_render import (
     CORRECT_DIM,
     confidence_heatmap,
@@ -119,13 +119,13 @@ def test_cache_round_trip_and_corrupt_cache_rebuilt(tmp_path):
 
 def test_cache_key_changes_with_frames_and_model(tmp_path):
     source, _, seg, _, _ = synthetic_clip(tmp_path)
-    base = analysis.cache_key(seg, source, [0, 1, 2])
-    assert analysis.cache_key(seg, source, [0, 1]) != base
+    base = analysis_cache.cache_key(seg, source, [0, 1, 2])
+    assert analysis_cache.cache_key(seg, source, [0, 1]) != base
     other = LookupSegmenter([])
     other.card = {"name": "another"}
-    assert analysis.cache_key(other, source, [0, 1, 2]) != base
-    smoothed = analysis.TemporalSmoother(seg, alpha=0.5)
-    assert analysis.cache_key(smoothed, source, [0, 1, 2]) != base
+    assert analysis_cache.cache_key(other, source, [0, 1, 2]) != base
+    smoothed = temporal.TemporalSmoother(seg, alpha=0.5)
+    assert analysis_cache.cache_key(smoothed, source, [0, 1, 2]) != base
 
 
 def test_cancel_returns_partial_and_does_not_cache(tmp_path):
@@ -241,10 +241,10 @@ def test_flicker_of_a_sequence_with_known_changes():
     b[0, :7] = 5  # 7 of 100 pixels change
     c = b.copy()
     c[5:, :] = 2  # 50 more change
-    np.testing.assert_allclose(analysis.sequence_flicker([a, b, c, c]), [np.nan, 0.07, 0.5, 0.0])
+    np.testing.assert_allclose(temporal.sequence_flicker([a, b, c, c]), [np.nan, 0.07, 0.5, 0.0])
     v = a.copy()
     v[0, :] = VOID_INDEX  # ignored pixels are not compared
-    assert analysis.label_change_rate(v, b, ignore_index=VOID_INDEX) == 0.0
+    assert temporal.label_change_rate(v, b, ignore_index=VOID_INDEX) == 0.0
 
 
 def test_motion_compensation_removes_camera_pan():
@@ -254,8 +254,8 @@ def test_motion_compensation_removes_camera_pan():
     world_labels = (world > 128).astype(np.uint8) * 3
     frames = [cv2.cvtColor(np.ascontiguousarray(world[:, 8 * k : 8 * k + 160]), cv2.COLOR_GRAY2BGR) for k in range(3)]
     labels = [np.ascontiguousarray(world_labels[:, 8 * k : 8 * k + 160]) for k in range(3)]
-    raw = analysis.sequence_flicker(labels)
-    compensated = analysis.sequence_flicker(labels, frames)
+    raw = temporal.sequence_flicker(labels)
+    compensated = temporal.sequence_flicker(labels, frames)
     assert raw[1] > 0.05
     assert compensated[1] < raw[1] / 3
 
@@ -281,14 +281,14 @@ def test_smoothing_reduces_flicker_on_a_noisy_sequence(tmp_path):
     source = ListSource(tmp_path, [frame] * 20)
     truth = DictTruth({i: NoisySegmenter().truth for i in range(20)})
     raw = analysis.evaluate_source(source, truth, NoisySegmenter(), use_cache=False)
-    smooth = analysis.evaluate_source(source, truth, analysis.TemporalSmoother(NoisySegmenter(), alpha=0.3), use_cache=False)
+    smooth = analysis.evaluate_source(source, truth, temporal.TemporalSmoother(NoisySegmenter(), alpha=0.3), use_cache=False)
     assert smooth.flicker_total() < raw.flicker_total() / 2
     assert analysis.pooled_scores(smooth).mean_iou > analysis.pooled_scores(raw).mean_iou
     assert raw.truth_change_total() == 0.0
 
 
 def test_smoother_resets_on_seek_and_on_cuts():
-    seg = analysis.TemporalSmoother(NoisySegmenter(), alpha=0.5)
+    seg = temporal.TemporalSmoother(NoisySegmenter(), alpha=0.5)
     frame = np.full((24, 32, 3), 100, np.uint8)
     seg.segment_at(0, frame)
     seg.segment_at(1, frame)
@@ -301,7 +301,7 @@ def test_smoother_resets_on_seek_and_on_cuts():
     np.testing.assert_allclose(out.probabilities.sum(0), 1, atol=1e-5)
     assert seg.name.startswith("noisy + temporal smoothing") and seg.card == {}
     with pytest.raises(ValueError):
-        analysis.TemporalSmoother(NoisySegmenter(), alpha=0)
+        temporal.TemporalSmoother(NoisySegmenter(), alpha=0)
 
 
 # -- real CamVid frames ---------------------------------------------------------------------------
@@ -336,7 +336,8 @@ class RoadAsSidewalk:
 
 
 def test_real_clip_evaluation_matches_eval_and_exact_numbers(tmp_path, camvid_root):
-    from camvid_viewer.media import TruthIndex, find_annotations, open_source
+    from camvid_viewer.media import open_source
+    from camvid_viewer.truth import TruthIndex, find_annotations
     from model.evaluation import evaluate_folder
 
     images = _real_clip(tmp_path, camvid_root, 8)
@@ -371,8 +372,8 @@ def test_truth_flicker_on_the_real_clip(tmp_path, camvid_root):
     images = _real_clip(tmp_path, camvid_root, 10)
     frames = [read_image(p) for p in sorted(images.glob("*.png"))]
     labels = [read_label(p) for p in sorted((tmp_path / "valannot").glob("*.png"))]
-    raw = analysis.sequence_flicker(labels, ignore_index=VOID_INDEX)
-    compensated = analysis.sequence_flicker(labels, frames, ignore_index=VOID_INDEX)
+    raw = temporal.sequence_flicker(labels, ignore_index=VOID_INDEX)
+    compensated = temporal.sequence_flicker(labels, frames, ignore_index=VOID_INDEX)
     assert np.isnan(raw[0]) and np.all((raw[1:] > 0.005) & (raw[1:] < 0.25))
     assert np.nanmean(compensated) < np.nanmean(raw)  # the car drives: much of the change is motion
     # evaluate_source reports the same truth change rates beside the prediction's flicker

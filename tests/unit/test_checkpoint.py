@@ -21,7 +21,7 @@ def test_round_trip_with_optimizer_state(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", model, _card(arch), optimizer_state=opt.state_dict())
     ckpt = load_checkpoint(path)
     rebuilt = ckpt.build()
-    for (k, a), b in zip(model.state_dict().items(), rebuilt.state_dict().values()):
+    for (k, a), b in zip(model.state_dict().items(), rebuilt.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     from model.checkpoint import optimizer_state_from
 

@@ -5,7 +5,16 @@ import shutil
 import numpy as np
 import pytest
 
-from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, list_images, natural_key, pair_by_stem, read_label
+from model.data import (
+    CamVidDataset,
+    DataError,
+    TrainTransform,
+    detect_splits,
+    list_images,
+    natural_key,
+    pair_by_stem,
+    read_label,
+)
 
 
 def test_natural_order():

@@ -37,7 +37,7 @@ def test_batch_equals_single_frames(random_checkpoint, camvid_root):
     frames.append(cv2.resize(frames[0], (320, 240)))  # mixed sizes in one batch
     seg = Segmenter(random_checkpoint, backend="torch", device="cpu")
     batch = seg.segment_batch(frames)
-    for frame, pred in zip(frames, batch):
+    for frame, pred in zip(frames, batch, strict=True):
         assert (seg.segment(frame).labels == pred.labels).mean() > 0.999
 
 

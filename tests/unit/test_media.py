@@ -1,4 +1,4 @@
-"""Frame sources, truth lookup and the atomic H.264 writer (camvid_viewer.media), on real CamVid frames."""
+"""Frame sources (camvid_viewer.media), truth lookup (truth) and the atomic H.264 writer (video_writer), on real CamVid frames."""
 
 from __future__ import annotations
 
@@ -14,18 +14,9 @@ import numpy as np
 import pytest
 from media_samples import decode_all, val_frames, write_video
 
-from camvid_viewer.media import (
-    FolderSource,
-    MediaError,
-    StreamSource,
-    TruthIndex,
-    VideoSource,
-    VideoWriter,
-    find_annotations,
-    open_source,
-    remove_stale_temps,
-    temp_path_for,
-)
+from camvid_viewer.media import FolderSource, MediaError, StreamSource, VideoSource, open_source
+from camvid_viewer.truth import TruthIndex, find_annotations
+from camvid_viewer.video_writer import VideoWriter, remove_stale_temps, temp_path_for
 
 
 @pytest.fixture(scope="module")

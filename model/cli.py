@@ -14,7 +14,6 @@ __all__ = ["add_model_commands", "UserError", "parse_size"]
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 

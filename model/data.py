@@ -80,9 +80,9 @@ def detect_splits(root: str | Path) -> list[Split]:
     if not root.is_dir():
         raise DataError(f"{root}: no such dataset folder")
     found = []
-    for name, images, annotations in _LAYOUTS:
-        if (root / images).is_dir() and (root / annotations).is_dir():
-            found.append(Split(name, root / images, root / annotations))
+    for name, images, labels in _LAYOUTS:
+        if (root / images).is_dir() and (root / labels).is_dir():
+            found.append(Split(name, root / images, root / labels))
     return found
 
 

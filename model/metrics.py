@@ -37,7 +37,7 @@ class SegmentationScores:
             "mean_dice": self.mean_dice,
             "per_class": {
                 name: (None if iou is None else {"iou": iou, "dice": dice})
-                for name, iou, dice in zip(self.class_names, self.iou, self.dice)
+                for name, iou, dice in zip(self.class_names, self.iou, self.dice, strict=True)
             },
         }
         if frames is not None:

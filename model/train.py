@@ -144,7 +144,7 @@ def evaluate(model, dataset, device, *, batch_size: int = 4) -> dict:
             images = torch.stack([x for x, _ in group]).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 pred = model(images).argmax(1).cpu().numpy()
-            for p, (_, y) in zip(pred, group):
+            for p, (_, y) in zip(pred, group, strict=True):
                 cm.update(p, y.numpy())
     return cm.compute().to_json(frames=len(dataset))
 
@@ -264,7 +264,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
 
 def _optimizer(model, cfg):
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if cfg.optimizer == "adamw":

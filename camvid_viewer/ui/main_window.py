@@ -23,6 +23,7 @@ from pathlib import Path
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QMainWindow,
     QStackedWidget,
@@ -69,6 +70,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         self.pipeline = InferencePipeline(self)
         self._calls: set[BackgroundCall] = set()
         self._model_problem = ""
+        self._train_dialog = None
         self._laid_out = False
         self._build()
         self._restore_settings()
@@ -353,9 +355,12 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
     def open_train_dialog(self) -> None:
         from camvid_viewer.ui.train_dialog import TrainDialog
 
-        dialog = TrainDialog(self)
-        dialog.model_chosen.connect(self.load_model)
-        dialog.show()
+        # One dialog for the window's life: a run kept "in the background" can be watched again.
+        if self._train_dialog is None:
+            self._train_dialog = TrainDialog(self)
+            self._train_dialog.model_chosen.connect(self.load_model)
+        self._train_dialog.show()
+        self._train_dialog.raise_()
 
     # -- drag and drop, closing -------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -381,6 +386,11 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
             call.cancel()
             for signal in (call.done, call.failed, call.finished):
                 signal.disconnect()
+        if self._train_dialog is not None:
+            self._train_dialog.shutdown()
+        for dialog in self.findChildren(QDialog):
+            if hasattr(dialog, "shutdown") and dialog is not self._train_dialog:
+                dialog.shutdown()
         self.pipeline.shutdown()
         if s.source is not None:
             s.source.close()

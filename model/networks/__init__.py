@@ -7,7 +7,11 @@ __all__ = ["Architecture", "build_model", "BACKBONES"]
 from dataclasses import asdict, dataclass, field
 
 from model.classes import NUM_CLASSES
-from model.networks.backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone, VGG16Backbone
+from model.networks.backbones import (
+    EFFICIENTNET_LITE_VARIANTS,
+    EfficientNetLiteBackbone,
+    VGG16Backbone,
+)
 from model.networks.fcn8 import FCN8Head, SegmentationModel
 
 BACKBONES = (*EFFICIENTNET_LITE_VARIANTS, "vgg16")

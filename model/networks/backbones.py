@@ -65,7 +65,7 @@ def _efficientnet_lite_weights(name: str, features: nn.Module) -> dict[str, torc
     full_names = list(full.state_dict().keys())
     if len(full_names) != len(stored):
         raise BackboneWeightsError(f"{path}: {len(stored)} tensors, {timm_name} expects {len(full_names)}")
-    renamed = dict(zip(full_names, stored.values()))
+    renamed = dict(zip(full_names, stored.values(), strict=True))
     wanted = features.state_dict()
     out = {}
     for key, ref in wanted.items():

@@ -35,9 +35,10 @@ _CACHE_ARRAYS = ("indices", "matrices", "flicker", "flicker_compensated", "truth
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/camvid-viewer/analysis`` (default ``~/.cache/camvid-viewer/analysis``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "camvid-viewer" / "analysis"
+    """``analysis/`` in the tool's cache root (``$CAMVID_VIEWER_CACHE``, else the user cache)."""
+    from model.inference import user_cache_dir
+
+    return user_cache_dir() / "analysis"
 
 
 def model_name(segmenter) -> str:

@@ -14,7 +14,7 @@ Backends:
 
 from __future__ import annotations
 
-__all__ = ["Prediction", "Segmenter", "default_model_path", "working_size", "onnx_cache_dir"]
+__all__ = ["Prediction", "Segmenter", "default_model_path", "working_size", "onnx_cache_dir", "user_cache_dir"]
 
 import json
 import os
@@ -38,18 +38,23 @@ def default_model_path() -> Path:
     return Path(env) if env else _DEFAULT_MODEL
 
 
-def onnx_cache_dir() -> Path:
-    """Where exported ONNX graphs live: ``$CAMVID_VIEWER_CACHE`` or the platform's user cache."""
+def user_cache_dir() -> Path:
+    """The tool's cache root: ``$CAMVID_VIEWER_CACHE`` or the platform's user cache folder."""
     env = os.environ.get("CAMVID_VIEWER_CACHE")
     if env:
-        return Path(env) / "onnx"
+        return Path(env)
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "camvid-viewer" / "onnx"
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "camvid-viewer"
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX graphs live."""
+    return user_cache_dir() / "onnx"
 
 
 def working_size(frame_hw: tuple[int, int], working_height: int) -> tuple[int, int]:

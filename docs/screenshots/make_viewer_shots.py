@@ -33,7 +33,7 @@ def main() -> int:
         print("make_viewer_shots: real CamVid not found (set CAMVID_ROOT)", file=sys.stderr)
         return 2
     app = QApplication([sys.argv[0]])
-    window = MainWindow(model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="torch")
+    window = MainWindow(model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="auto")
     window.resize(1400, 870)
     window.move(0, 0)
     window.show()

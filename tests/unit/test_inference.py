@@ -111,3 +111,15 @@ def test_cuda_fp16_matches_cpu(random_checkpoint, camvid_root):
     cpu = Segmenter(random_checkpoint, backend="torch", device="cpu").segment(frame).labels
     gpu = Segmenter(random_checkpoint, backend="torch", device="cuda").segment(frame).labels
     assert (cpu == gpu).mean() >= 0.995
+
+
+def test_onnx_parallel_lanes_equal_single_frame_runs(random_checkpoint, camvid_root):
+    """A batch runs on one single-threaded session per core; labels must not change."""
+    import cv2
+
+    frames = [cv2.imread(str(p)) for p in sorted((camvid_root / "val").glob("*.png"))[:3]]
+    seg = Segmenter(random_checkpoint, backend="onnx", threads=2)
+    assert seg.preferred_batch == 2
+    batch = seg.segment_batch(frames)
+    for frame, pred in zip(frames, batch, strict=True):
+        assert (seg.segment(frame).labels == pred.labels).mean() >= 0.999

@@ -42,7 +42,6 @@ def main(argv=None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from camvid_viewer.settings import ViewerSettings
-    from camvid_viewer.ui.analysis_dock import install_analysis
     from camvid_viewer.ui.main_window import MainWindow
     from model.classes import VOID_INDEX
     from model.data import default_camvid_root
@@ -52,12 +51,10 @@ def main(argv=None) -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch))
     app = QApplication.instance() or QApplication(sys.argv)
     window = MainWindow(settings=ViewerSettings(organization="camvid-viewer-shots"), model_path=args.model)
-    dock = install_analysis(window, cache_dir=scratch / "cache")
+    dock = window.analysis_dock  # the window installs the analysis parts itself
+    dock.cache_dir = scratch / "cache"
     window.resize(1700, 1100)
     window.show()
-    legend = getattr(window, "legend_dock", None)
-    if legend is not None:
-        legend.hide()  # room for the analysis dock; the overlay legend is another screenshot's subject
     app.processEvents()
     window.resizeDocks([dock], [820], Qt.Orientation.Horizontal)
     window.resizeDocks([dock.timeline_dock], [300], Qt.Orientation.Vertical)
@@ -67,6 +64,12 @@ def main(argv=None) -> int:
     wait_for(app, lambda: window.session.model is not None)
     window.open_path(source)
     wait_for(app, lambda: window.session.source is not None and window.session.result is not None)
+    window.legend_dock.hide()  # the analysis dock shares the legend's tab: show it alone, tall
+    dock.show()
+    dock.raise_()
+    app.processEvents()
+    if metrics is not None:
+        window.resizeDocks([metrics, dock], [150, 900], Qt.Orientation.Vertical)
 
     done = []
     dock.evaluation_ready.connect(done.append)

@@ -42,16 +42,6 @@ def test_progress_text_eta_and_output_checks(tmp_path):
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def temp_settings(tmp_path, monkeypatch):
-    from PyQt6.QtCore import QSettings
-
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    monkeypatch.setenv("CAMVID_VIEWER_CONFIG_DIR", str(folder))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-
-
 @pytest.fixture(scope="module")
 def small_checkpoint(random_checkpoint, tmp_path_factory) -> Path:
     """The random checkpoint at a 120-pixel working height: 9x less compute, the same pipeline."""

@@ -31,17 +31,6 @@ pytestmark = pytest.mark.timeout(180)
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def temp_settings(tmp_path, monkeypatch):
-    from PyQt6.QtCore import QSettings
-
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    monkeypatch.setenv("CAMVID_VIEWER_CONFIG_DIR", str(folder))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    return folder
-
-
 def _copy_split(camvid_root: Path, dest: Path, count: int, name: str = "val") -> Path:
     images = sorted((camvid_root / "val").glob("*.png"))[:count]
     for sub, src in ((name, "val"), (f"{name}annot", "valannot")):

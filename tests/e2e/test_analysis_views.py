@@ -160,14 +160,14 @@ def test_dock_in_window_evaluates_and_seeks(qtbot, tmp_path, monkeypatch, val_fo
     from PyQt6.QtCore import QSettings
 
     from camvid_viewer.settings import ViewerSettings
-    from camvid_viewer.ui.analysis_dock import install_analysis
     from camvid_viewer.ui.main_window import MainWindow
 
     monkeypatch.setenv("CAMVID_VIEWER_CONFIG_DIR", str(tmp_path / "settings"))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     window = MainWindow(settings=ViewerSettings(organization="camvid-viewer-tests"), load_model=False)
     qtbot.addWidget(window)
-    dock = install_analysis(window, cache_dir=tmp_path / "cache")
+    dock = window.analysis_dock  # the window installs the analysis parts itself
+    dock.cache_dir = tmp_path / "cache"
     window.show()
     with qtbot.waitSignal(window.source_opened, timeout=WAIT_MS):
         window.open_path(str(val_folder))

@@ -4,11 +4,11 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def temp_settings(tmp_path, monkeypatch):
+def temp_settings(tmp_path_factory, monkeypatch):
     from PyQt6.QtCore import QSettings
 
-    folder = tmp_path / "settings"
-    folder.mkdir(exist_ok=True)
+    # Its own folder, not inside tmp_path: tests list tmp_path to prove nothing was left behind.
+    folder = tmp_path_factory.mktemp("settings")
     monkeypatch.setenv("CAMVID_VIEWER_CONFIG_DIR", str(folder))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     return folder

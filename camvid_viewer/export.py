@@ -43,7 +43,10 @@ import queue
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +58,7 @@ from camvid_viewer.render import draw_metrics_text, render_view
 from camvid_viewer.truth import TruthIndex, find_annotations
 from camvid_viewer.video_writer import VideoWriter, remove_stale_temps, temp_path_for
 from model.classes import VOID_INDEX
+from model.inference import run_now
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
 #: --quality -> (x264 preset, CRF), picked by measurement. The issue's numbers at 960x540 on two
@@ -343,8 +347,11 @@ class _ExportJob:
             end = src.info(self.stop).time_s if self.stop < src.frame_count else None
             audio = {"audio_from": src.path, "audio_start_s": src.info(self.start).time_s, "audio_end_s": end}
         rate = src.rate if isinstance(src, VideoSource) else opt.fps
+        # A CPU model keeps every core busy, so x264's own threads only add overhead; a GPU
+        # model leaves the cores to the encoder.
+        threads = 1 if getattr(self.segmenter, "device", "cpu") == "cpu" else None
         try:
-            return VideoWriter(self.output, fps=rate, preset=preset, crf=crf, overwrite=opt.overwrite, **audio)
+            return VideoWriter(self.output, fps=rate, preset=preset, crf=crf, overwrite=opt.overwrite, threads=threads, **audio)
         except MediaError as exc:
             raise ExportError(str(exc)) from None
 
@@ -454,29 +461,48 @@ class _ExportJob:
         self._put(out, _END)
 
     def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
-        # Frames go to the model in order (a temporal smoother passed as the segmenter works
-        # unchanged), in groups of the segmenter's preferred batch: the ONNX backend runs a
-        # group's frames in parallel, which beats threading inside one frame on few cores.
-        group_size = max(1, int(getattr(self.segmenter, "preferred_batch", 1)))
+        # Frames are submitted in order and leave in order. Up to twice the segmenter's
+        # preferred batch are in flight, so on the ONNX backend a lane that finishes takes the
+        # next frame at once (no core waits for the slowest frame of a group); a temporal
+        # smoother runs each frame as it is submitted, in order.
+        depth = 2 * max(1, int(getattr(self.segmenter, "preferred_batch", 1)))
+        in_flight: deque[tuple[_Item, Future | None]] = deque()
         ended = False
-        while not ended:
-            group = [self._get(inp)]
-            while group[-1] is not _END and len(group) < group_size:
-                try:
-                    group.append(inp.get(timeout=0.05))
-                except queue.Empty:
-                    break  # the decoder is behind: run what we have
-            if group[-1] is _END:
-                group.pop()
-                ended = True
-            frames = [item for item in group if item.frame is not None]
-            if frames:
-                predictions = self.segmenter.segment_batch([item.frame for item in frames])
-                for item, prediction in zip(frames, predictions, strict=True):
-                    item.labels = prediction.labels
-            for item in group:
+        try:
+            while True:
+                while not ended and len(in_flight) < depth:
+                    try:
+                        item = inp.get_nowait() if in_flight else self._get(inp)
+                    except queue.Empty:
+                        break  # the decoder is behind: deliver what is done meanwhile
+                    if item is _END:
+                        ended = True
+                    else:
+                        in_flight.append((item, None if item.frame is None else self._submit(item.frame)))
+                if not in_flight:
+                    break
+                item, future = in_flight.popleft()
+                if future is not None:
+                    item.labels = self._result(future).labels
                 self._put(out, item)
+        finally:
+            for _, future in in_flight:
+                if future is not None:
+                    future.cancel()  # frames not started yet; running ones finish and are dropped
         self._put(out, _END)
+
+    def _submit(self, frame: np.ndarray) -> Future:
+        submit = getattr(self.segmenter, "submit", None)
+        return submit(frame) if submit is not None else run_now(self.segmenter.segment, frame)
+
+    def _result(self, future: Future):
+        while True:
+            if self._stopping():
+                raise _Stopped
+            try:
+                return future.result(timeout=0.1)
+            except FutureTimeout:
+                continue
 
     def _encode(self, inp: queue.Queue) -> None:
         opt = self.options

@@ -27,12 +27,14 @@ __all__ = [
 import dataclasses
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from camvid_viewer.analysis_cache import model_identity, model_name
+from model.inference import run_now
 
 _FLOW_SCALE = 0.25  # optical flow runs on frames scaled by this (480x360 -> 120x90)
 
@@ -188,6 +190,10 @@ class TemporalSmoother:
         prediction = self.segment(frame, probabilities=probabilities)
         self._last_index = index
         return prediction
+
+    def submit(self, frame: np.ndarray) -> Future:
+        """:meth:`segment` now, as a finished future: frames must be smoothed one after another."""
+        return run_now(self.segment, frame)
 
     def segment_batch(self, frames: Sequence[np.ndarray], *, probabilities: bool = False) -> list:
         return [self.segment(f, probabilities=probabilities) for f in frames]

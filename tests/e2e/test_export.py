@@ -179,6 +179,32 @@ def test_metrics_csv_totals_equal_eval_and_masks_round_trip(tmp_path, camvid_roo
     assert_equal_to_csv(json.loads(stdout))
 
 
+def test_onnx_lanes_export_every_frame_in_order(tmp_path, camvid_root, checkpoint):
+    """The ONNX backend runs frames on parallel lanes; each mask must still be its own frame's."""
+    from model.inference import Segmenter
+
+    images = tmp_path / "frames"
+    images.mkdir()
+    for name in [p.name for p in sorted((camvid_root / "val").glob("*.png"))][::12]:  # 9 distinct scenes
+        shutil.copy(camvid_root / "val" / name, images / name)
+    segmenter = Segmenter(checkpoint, backend="onnx", threads=2)
+    assert segmenter.preferred_batch == 2
+    result = export_video(images, tmp_path / "v.mp4", segmenter=segmenter,
+                          options=ExportOptions(masks_dir=tmp_path / "masks", find_truth=False))
+    frames = sorted(images.iterdir())
+    sources = [cv2.imread(str(f)).astype(np.int16) for f in frames]
+    video = decode_all(tmp_path / "v.mp4")
+    assert result.frames == 9 and len(video) == 9
+    for i, image in enumerate(video):  # each overlay is nearest its own source frame
+        distances = [np.abs(image - source).mean() for source in sources]
+        assert int(np.argmin(distances)) == i
+    expected = [segmenter.segment(cv2.imread(str(f))).labels for f in frames]
+    masks = [cv2.imread(str(tmp_path / "masks" / f.name), cv2.IMREAD_UNCHANGED) for f in frames]
+    for mask, labels in zip(masks, expected, strict=True):
+        assert (mask == labels).mean() >= 0.999
+    assert min((a == b).mean() for a, b in zip(expected, expected[1:])) < 0.99  # neighbours differ: order is tested
+
+
 def test_cancel_or_interrupt_midway_leaves_nothing(tmp_path, camvid_root, segmenter):
     images = _val_subset(tmp_path / "data", camvid_root, 6)
     out_dir = tmp_path / "out"

@@ -304,6 +304,18 @@ def test_smoother_resets_on_seek_and_on_cuts():
         temporal.TemporalSmoother(NoisySegmenter(), alpha=0)
 
 
+def test_smoother_submit_smooths_in_order_like_segment():
+    """Export submits frames; the smoother must not hand them to the wrapped model's lanes."""
+    frames = [np.full((24, 32, 3), 100, np.uint8)] * 4
+    by_segment = temporal.TemporalSmoother(NoisySegmenter(seed=3), alpha=0.5)
+    by_submit = temporal.TemporalSmoother(NoisySegmenter(seed=3), alpha=0.5)
+    for frame in frames:
+        future = by_submit.submit(frame)
+        assert future.done()
+        np.testing.assert_array_equal(future.result().labels, by_segment.segment(frame).labels)
+    assert by_submit._running is not None
+
+
 # -- real CamVid frames ---------------------------------------------------------------------------
 def _real_clip(tmp_path: Path, camvid_root: Path, count: int) -> Path:
     names = sorted(p.name for p in (camvid_root / "val").glob("*.png"))[:count]

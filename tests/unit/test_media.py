@@ -269,6 +269,23 @@ def test_writer_is_atomic_and_plays(tmp_path, clip_frames):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
+def test_writer_keeps_colours_with_one_or_default_threads(tmp_path, camvid_root):
+    """Frames go to x264 as OpenCV I420; decoded colours must match the source frames."""
+    frames = val_frames(camvid_root, 4)
+    for threads in (None, 1):
+        target = tmp_path / f"t{threads}.mp4"
+        with VideoWriter(target, fps=15, crf=18, threads=threads) as w:
+            for frame in frames:
+                w.write(frame)
+        decoded = decode_all(target)
+        assert len(decoded) == 4
+        for source, back in zip(frames, decoded, strict=True):
+            assert cv2.PSNR(source, back) > 35
+            assert np.abs(source.mean((0, 1)) - back.mean((0, 1))).max() < 1.5  # no colour cast
+    with pytest.raises(ValueError, match="threads"):
+        VideoWriter(tmp_path / "bad.mp4", threads=0)
+
+
 def test_writer_pads_odd_sizes_and_refuses_size_changes(tmp_path):
     target = tmp_path / "odd.mp4"
     with VideoWriter(target, fps=10) as w:

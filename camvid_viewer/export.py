@@ -61,17 +61,16 @@ from model.classes import VOID_INDEX
 from model.inference import run_now
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
-#: --quality -> (x264 preset, CRF), picked by measurement. The issue's numbers at 960x540 on two
-#: busy cores: medium 37 fps, veryfast 123, ultrafast 371. Measured here at 480x360 (40 real val
-#: frames, loaded machine): ultrafast/26 453 fps 13.0 KiB/frame, superfast/23 217 fps 11.0 KiB,
-#: veryfast/23 142 fps 8.9 KiB, medium/20 29 fps 13.9 KiB (PSNR 33.0 / 33.5 / 33.2 / 35.3 dB).
-#: A CPU model runs at a few to ~20 fps, so "standard" (superfast) costs the export ~2-5% of the
-#: model's time, inside the 90%-of-model-fps budget with decoding and drawing; "draft" suits a
-#: GPU model that outruns the encoder; "high" trades speed for quality when time does not matter.
-QUALITY: dict[str, tuple[str, int]] = {
-    "draft": ("ultrafast", 26),
-    "standard": ("superfast", 23),
-    "high": ("medium", 20),
+#: --quality -> (x264 preset, CRF, x264 params), picked by ``benchmarks/bench_encoder.py``
+#: (docs/BENCHMARKS.md): one x264 thread on the val clip drawn as overlays, 480x360, CPU per
+#: frame / size / PSNR: superfast/23 4.2 ms 11.5 KiB 32.2 dB; ultrafast/24 with 2 B-frames
+#: 2.0 ms 13.7 KiB 32.3 dB; medium/20 19.9 ms 13.3 KiB 32.8 dB. Beside a CPU model both cores
+#: are busy and every encoder millisecond is taken from the model, so "standard" is the one
+#: with superfast's quality for half its CPU, in files 10-20% larger.
+QUALITY: dict[str, tuple[str, int, str]] = {
+    "draft": ("ultrafast", 28, "bframes=2"),
+    "standard": ("ultrafast", 24, "bframes=2"),
+    "high": ("medium", 20, ""),
 }
 ON_BAD_FRAME = ("stop", "repeat")
 EXPORT_VIEWS = ("overlay", "side-by-side", "mask", "error")
@@ -341,7 +340,7 @@ class _ExportJob:
 
     def _open_writer(self) -> VideoWriter:
         src, opt = self.source, self.options
-        preset, crf = QUALITY[opt.quality]
+        preset, crf, x264_params = QUALITY[opt.quality]
         audio = {}
         if isinstance(src, VideoSource) and src.has_audio:
             end = src.info(self.stop).time_s if self.stop < src.frame_count else None
@@ -351,7 +350,8 @@ class _ExportJob:
         # model leaves the cores to the encoder.
         threads = 1 if getattr(self.segmenter, "device", "cpu") == "cpu" else None
         try:
-            return VideoWriter(self.output, fps=rate, preset=preset, crf=crf, overwrite=opt.overwrite, threads=threads, **audio)
+            return VideoWriter(self.output, fps=rate, preset=preset, crf=crf, x264_params=x264_params,
+                               overwrite=opt.overwrite, threads=threads, **audio)
         except MediaError as exc:
             raise ExportError(str(exc)) from None
 

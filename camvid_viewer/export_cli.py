@@ -83,7 +83,7 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     e.add_argument("--fps", type=_fps, metavar="F", help="frame rate of a frame-folder input (default 15)")
     e.add_argument("--quality", choices=tuple(QUALITY), default="standard",
-                   help="draft (x264 ultrafast), standard (superfast, default), high (medium, ~7x slower to encode)")
+                   help="standard (default), draft (smaller, softer) or high (sharper, x264 medium: ~10x slower to encode)")
     e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     e.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",

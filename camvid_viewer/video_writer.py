@@ -84,6 +84,7 @@ class VideoWriter:
         fps: frame rate (a ``Fraction`` such as 30000/1001 keeps NTSC rates exact).
         preset: x264 speed/size trade-off (``ultrafast`` .. ``medium``).
         crf: x264 constant quality (lower is better; 18 is visually lossless, 23 the default).
+        x264_params: extra x264 settings on top of the preset, ``key=value:key=value``.
         audio_from: a media file whose first audio track is re-encoded to AAC into the output.
         audio_start_s, audio_end_s: the part of that audio to keep (seconds on the source's clock).
         overwrite: replace an existing ``path``.
@@ -98,6 +99,7 @@ class VideoWriter:
         fps: float | Fraction = 15,
         preset: str = "superfast",
         crf: int = 23,
+        x264_params: str = "",
         audio_from: str | Path | None = None,
         audio_start_s: float = 0.0,
         audio_end_s: float | None = None,
@@ -115,6 +117,7 @@ class VideoWriter:
             raise MediaError(f"{path}: frame rate must be > 0, got {fps}")
         self.preset = preset
         self.crf = int(crf)
+        self.x264_params = x264_params
         if threads is not None and threads < 1:
             raise ValueError(f"encoder threads must be >= 1, got {threads}")
         self.threads = threads
@@ -140,6 +143,8 @@ class VideoWriter:
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         options = {"preset": self.preset, "crf": str(self.crf)}
+        if self.x264_params:
+            options["x264-params"] = self.x264_params
         if self.threads is not None:
             options["threads"] = str(self.threads)
         stream.options = options

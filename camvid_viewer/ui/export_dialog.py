@@ -51,7 +51,7 @@ from camvid_viewer.export import (
 )
 from camvid_viewer.ui.workers import BackgroundCall, load_segmenter, one_line
 
-QUALITY_TITLES = {"draft": "Draft (fastest encode)", "standard": "Standard", "high": "High (encodes ~7x slower)"}
+QUALITY_TITLES = {"draft": "Draft (smaller file)", "standard": "Standard", "high": "High (encodes ~10x slower)"}
 BAD_FRAME_TITLES = {"stop": "Stop with an error", "repeat": "Repeat the previous frame"}
 # The exporter speaks the command line's language; the dialog names its own fields instead.
 _WORDING = (

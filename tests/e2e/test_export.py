@@ -195,6 +195,8 @@ def test_onnx_lanes_export_every_frame_in_order(tmp_path, camvid_root, checkpoin
     sources = [cv2.imread(str(f)).astype(np.int16) for f in frames]
     video = decode_all(tmp_path / "v.mp4")
     assert result.frames == 9 and len(video) == 9
+    with av.open(str(tmp_path / "v.mp4")) as container:  # quality "standard": ultrafast with B-frames back on
+        assert av.video.frame.PictureType.B in {frame.pict_type for frame in container.decode(video=0)}
     for i, image in enumerate(video):  # each overlay is nearest its own source frame
         distances = [np.abs(image - source).mean() for source in sources]
         assert int(np.argmin(distances)) == i

@@ -463,9 +463,11 @@ class _ExportJob:
     def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
         # Frames are submitted in order and leave in order. Up to twice the segmenter's
         # preferred batch are in flight, so on the ONNX backend a lane that finishes takes the
-        # next frame at once (no core waits for the slowest frame of a group); a temporal
-        # smoother runs each frame as it is submitted, in order.
-        depth = 2 * max(1, int(getattr(self.segmenter, "preferred_batch", 1)))
+        # next frame at once (no core waits for the slowest frame of a group). A segmenter
+        # without ``submit`` (or a smoother, whose batch is 1) runs each frame as it comes.
+        depth = 1
+        if self._can_submit():
+            depth = 2 * max(1, int(getattr(self.segmenter, "preferred_batch", 1)))
         in_flight: deque[tuple[_Item, Future | None]] = deque()
         ended = False
         try:
@@ -491,9 +493,13 @@ class _ExportJob:
                     future.cancel()  # frames not started yet; running ones finish and are dropped
         self._put(out, _END)
 
+    def _can_submit(self) -> bool:
+        # Looked up on the class: a wrapper that forwards unknown attributes to a model (a lock,
+        # a gate) must be called through its own ``segment``, not the wrapped model's ``submit``.
+        return getattr(type(self.segmenter), "submit", None) is not None
+
     def _submit(self, frame: np.ndarray) -> Future:
-        submit = getattr(self.segmenter, "submit", None)
-        return submit(frame) if submit is not None else run_now(self.segmenter.segment, frame)
+        return self.segmenter.submit(frame) if self._can_submit() else run_now(self.segmenter.segment, frame)
 
     def _result(self, future: Future):
         while True:

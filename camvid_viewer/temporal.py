@@ -191,6 +191,11 @@ class TemporalSmoother:
         self._last_index = index
         return prediction
 
+    @property
+    def preferred_batch(self) -> int:
+        """One: each frame's average needs the one before it."""
+        return 1
+
     def submit(self, frame: np.ndarray) -> Future:
         """:meth:`segment` now, as a finished future: frames must be smoothed one after another."""
         return run_now(self.segment, frame)

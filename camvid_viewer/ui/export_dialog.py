@@ -147,6 +147,7 @@ class ExportDialog(QDialog):
         self._call: BackgroundCall | None = None
         self._job_done = threading.Event()
         self._job_done.set()
+        self._shown_running = False  # the form shows progress and Cancel
         self._probe_id = 0
         self._probed_path = ""
         self._confirmed_output: str | None = None  # confirmed in the save dialog
@@ -454,6 +455,7 @@ class ExportDialog(QDialog):
         self.message_label.setVisible(True)
 
     def _set_running(self, running: bool) -> None:
+        self._shown_running = running
         for group in self.form_groups:
             group.setEnabled(not running)
         self.export_button.setVisible(not running)
@@ -466,13 +468,16 @@ class ExportDialog(QDialog):
             self.open_folder_button.setVisible(False)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if self.is_running():
+        # Ask only while the form shows a running export: once its result is shown, the worker
+        # thread may still be finishing for a moment, and there is nothing left to stop.
+        if self._shown_running and self.is_running():
             answer = QMessageBox.question(self, "Stop the export?", "Stop the export? Nothing will be written.")
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
             self.cancel()
-        super().closeEvent(event)
+        # Accepted here, not by QDialog.closeEvent: that calls reject(), which closes again.
+        event.accept()
 
     def reject(self) -> None:  # Esc: close the same way as the window's close button
         self.close()

@@ -314,3 +314,22 @@ def test_real_entry_point_reports_bad_input_in_one_line(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "nope: no such file" in proc.stderr
+
+
+def test_a_forwarding_wrapper_is_called_through_its_own_segment(tmp_path, clip, segmenter):
+    """Wrappers (locks, gates) forward unknown attributes; export must still call their segment."""
+
+    class Counting:
+        def __init__(self, inner) -> None:
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def segment(self, frame, **kwargs):
+            self.calls += 1
+            return self.inner.segment(frame, **kwargs)
+
+    wrapper = Counting(segmenter)
+    result = export_video(clip, tmp_path / "v.mp4", segmenter=wrapper, options=ExportOptions(stop=3, find_truth=False))
+    assert result.frames == 3 and wrapper.calls == 3

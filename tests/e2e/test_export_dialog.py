@@ -214,6 +214,25 @@ def test_cancel_midway_leaves_no_output_and_no_temp_file(qtbot, make_dialog, sma
     assert dialog.export_button.isVisible() and not dialog.cancel_button.isVisible() and dialog.form_groups[0].isEnabled()
 
 
+def test_closing_as_the_export_ends_asks_nothing(qtbot, make_dialog, tmp_path, monkeypatch):
+    """The result is shown a moment before the worker thread ends; Close then must not ask to stop."""
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args) or QMessageBox.StandardButton.No)
+    dialog = make_dialog()
+    dialog.output_edit.setText(str(tmp_path / "v.mp4"))
+    dialog.last_spin.setValue(1)
+    closed = []
+
+    def close_at_once(outcome):
+        dialog._job_done.clear()  # as when the worker thread has not quite returned yet
+        closed.append(dialog.close())
+        dialog._job_done.set()
+
+    dialog.export_finished.connect(close_at_once)
+    assert export_and_wait(qtbot, dialog) == "done"
+    assert closed == [True] and asked == [] and not dialog.isVisible()
+
+
 def test_existing_output_needs_confirmation(qtbot, make_dialog, tmp_path, monkeypatch):
     out = tmp_path / "old.mp4"
     out.write_bytes(b"precious")

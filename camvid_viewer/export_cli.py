@@ -34,26 +34,10 @@ from camvid_viewer.export import (
     parse_range,
 )
 from camvid_viewer.media import MediaError, VideoSource, open_source
+from model.cli import float_argument
 
-
-def _opacity(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
-    return value
-
-
-def _fps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected frames per second, got {text!r}") from None
-    if not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"expected frames per second in (0, 1000], got {text}")
-    return value
+_OPACITY = float_argument(minimum=0, maximum=1, expected="a number from 0 to 1")
+_FPS = float_argument(minimum=0, maximum=1000, above=True, expected="frames per second in (0, 1000]")
 
 
 def _range(text: str) -> tuple[int, int | None]:
@@ -75,13 +59,13 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--annotations", metavar="DIR", type=Path, help="truth label PNGs (default: a '<name>annot' folder beside the input)")
     e.add_argument("--model", metavar="FILE", help="checkpoint (default: the shipped model)")
     e.add_argument("--view", choices=EXPORT_VIEWS, default="overlay", help="overlay (default), side-by-side (frame | prediction | truth), mask, error")
-    e.add_argument("--opacity", type=_opacity, default=0.5, metavar="A", help="class colour opacity 0..1 (default 0.5)")
+    e.add_argument("--opacity", type=_OPACITY, default=0.5, metavar="A", help="class colour opacity 0..1 (default 0.5)")
     e.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True, help="burn in the class legend (default on)")
     e.add_argument("--range", type=_range, metavar="START:END", help="frames START (inclusive) to END (exclusive)")
     e.add_argument("--metrics-csv", type=Path, metavar="FILE", help="per-frame IoU/Dice per class; totals (= eval) in the last row")
     e.add_argument("--masks", type=Path, metavar="DIR", help="label PNGs per frame, named by frame (readable by eval --predictions)")
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    e.add_argument("--fps", type=_fps, metavar="F", help="frame rate of a frame-folder input (default 15)")
+    e.add_argument("--fps", type=_FPS, metavar="F", help="frame rate of a frame-folder input (default 15)")
     e.add_argument("--quality", choices=tuple(QUALITY), default="standard",
                    help="standard (default), draft (smaller, softer) or high (sharper, x264 medium: ~10x slower to encode)")
     e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")

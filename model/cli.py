@@ -10,7 +10,7 @@ Each command exits non-zero with one clear line on bad arguments or bad files.
 
 from __future__ import annotations
 
-__all__ = ["add_model_commands", "UserError", "parse_size"]
+__all__ = ["add_model_commands", "UserError", "float_argument", "parse_size"]
 
 import argparse
 import json
@@ -53,14 +53,28 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0 or v != v or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
+def float_argument(*, minimum: float = float("-inf"), maximum: float = float("inf"), above: bool = False,
+                   expected: str | None = None):
+    """An argparse ``type``: a finite number within the bounds, else one line saying what was expected.
+
+    ``above=True`` excludes ``minimum`` itself (``> minimum``). ``expected`` words the bounds
+    in the error (default: ``a number > minimum`` and the like).
+    """
+    if expected is None:
+        lower = f"> {minimum:g}" if above else f">= {minimum:g}"
+        expected = f"a number {lower}" if maximum == float("inf") else f"a number {lower} and <= {maximum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        low_ok = value > minimum if above else value >= minimum
+        if not (low_ok and value <= maximum) or value in (float("inf"), float("-inf")):  # NaN fails low_ok
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
 
 
 def add_model_commands(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +91,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--backbone-weights", help="torchvision-format VGG-16 weights for --backbone vgg16")
     t.add_argument("--epochs", type=_positive_int, default=40)
     t.add_argument("--batch-size", type=_positive_int, default=8)
-    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--lr", type=float_argument(minimum=0, above=True), default=1e-3)
     t.add_argument("--weight-decay", type=float, default=1e-4)
     t.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     t.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")

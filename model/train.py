@@ -222,12 +222,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     if cfg.resume:
         start_epoch, step, best, elapsed0 = _resume(cfg, model, optimizer)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
-    sampler = torch.utils.data.DistributedSampler(train_set, shuffle=True, seed=cfg.seed) if distributed else None
-    gen = torch.Generator().manual_seed(cfg.seed)
-    loader = torch.utils.data.DataLoader(
-        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, generator=gen,
-        num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size, persistent_workers=cfg.workers > 0,
-    )
+    loader, sampler, gen = _loader(cfg, train_set, distributed)
     steps_per_epoch = min(len(loader), cfg.max_steps_per_epoch or len(loader))
     total = steps_per_epoch * cfg.epochs
     weights = class_weights_from(train_set.labels, cfg.class_weighting)
@@ -244,22 +239,42 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         step, loss = train_one_epoch(net, loader, optimizer, cfg, epoch=epoch + 1, step0=step,
                                      total_steps=total, weights=weights, device=device, report=report)
         if rank == 0:
-            val = evaluate(model, val_set, device) if val_set is not None else None
-            improved = val is None or best is None or (val["mean_iou"] or 0) > (best["mean_iou"] or 0)
-            if improved:
-                best = dict(val or {}, epoch=epoch + 1)
-            elapsed = time.monotonic() - t0
-            card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed)
-            save_checkpoint(cfg.last_path, model, card, optimizer_state=optimizer.state_dict())
-            if improved:
-                save_checkpoint(cfg.out, model, card)
-            report.epoch_end(epoch=epoch + 1, epochs=cfg.epochs, loss=loss, val=val, best=improved,
-                             elapsed=elapsed, eta=elapsed / (epoch + 1 - start_epoch) * (cfg.epochs - epoch - 1) if epoch + 1 > start_epoch else None)
+            best = _end_epoch(cfg, model, optimizer, val_set, device, report, epoch=epoch, start_epoch=start_epoch,
+                              step=step, loss=loss, best=best, t0=t0)
         if distributed:
             torch.distributed.barrier()
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
     report.done(**summary)
     return summary
+
+
+def _loader(cfg, train_set, distributed):
+    """The training DataLoader, its DistributedSampler (or None) and the generator that seeds shuffling."""
+    sampler = torch.utils.data.DistributedSampler(train_set, shuffle=True, seed=cfg.seed) if distributed else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, generator=gen,
+        num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size, persistent_workers=cfg.workers > 0,
+    )
+    return loader, sampler, gen
+
+
+def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0):
+    """Validate, write the resumable ``.last`` checkpoint (and the best one when val mIoU improved),
+    report the epoch; returns the best validation so far."""
+    val = evaluate(model, val_set, device) if val_set is not None else None
+    improved = val is None or best is None or (val["mean_iou"] or 0) > (best["mean_iou"] or 0)
+    if improved:
+        best = dict(val or {}, epoch=epoch + 1)
+    elapsed = time.monotonic() - t0  # training time so far, this validation included
+    card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed)
+    save_checkpoint(cfg.last_path, model, card, optimizer_state=optimizer.state_dict())
+    if improved:
+        save_checkpoint(cfg.out, model, card)
+    done = epoch + 1 - start_epoch
+    eta = elapsed / done * (cfg.epochs - epoch - 1) if done > 0 else None
+    report.epoch_end(epoch=epoch + 1, epochs=cfg.epochs, loss=loss, val=val, best=improved, elapsed=elapsed, eta=eta)
+    return best
 
 
 def _optimizer(model, cfg):

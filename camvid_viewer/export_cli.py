@@ -34,6 +34,7 @@ from camvid_viewer.export import (
     parse_range,
 )
 from camvid_viewer.media import MediaError, VideoSource, open_source
+from camvid_viewer.temporal import TemporalSmoother
 from model.cli import float_argument
 
 _OPACITY = float_argument(minimum=0, maximum=1, expected="a number from 0 to 1")
@@ -72,17 +73,8 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     e.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
                    help="an unreadable frame: stop with an error (default) or repeat the previous frame")
-    if _smoother() is not None:
-        e.add_argument("--temporal-smoothing", action="store_true", help="average class probabilities over consecutive frames")
+    e.add_argument("--temporal-smoothing", action="store_true", help="average class probabilities over consecutive frames")
     e.set_defaults(func=cmd_export)
-
-
-def _smoother():
-    try:
-        from camvid_viewer.temporal import TemporalSmoother
-    except ImportError:
-        return None
-    return TemporalSmoother
 
 
 def cmd_export(args) -> int:
@@ -98,7 +90,7 @@ def cmd_export(args) -> int:
         for source, video, options in jobs:
             if segmenter is None:
                 segmenter = _segmenter(args)
-            elif getattr(args, "temporal_smoothing", False):
+            elif args.temporal_smoothing:
                 segmenter.reset()  # a new source: the running average starts again
             with _progress_bar(Path(source).name) as progress, _sigterm_as_interrupt():
                 result = export_video(source, video, segmenter=segmenter, options=options, progress=progress)
@@ -131,8 +123,8 @@ def _segmenter(args):
     from model.inference import Segmenter
 
     segmenter = Segmenter(args.model, backend=args.backend, device=args.device)
-    if getattr(args, "temporal_smoothing", False):
-        segmenter = _smoother()(segmenter)
+    if args.temporal_smoothing:
+        segmenter = TemporalSmoother(segmenter)
     return segmenter
 
 

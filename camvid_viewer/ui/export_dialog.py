@@ -12,10 +12,9 @@ modality when the export starts. Cancel, an error or quitting leaves no file beh
 
 from __future__ import annotations
 
-__all__ = ["ExportDialog", "run_export", "format_progress", "output_problem", "existing_outputs", "window_wording"]
+__all__ = ["ExportDialog", "QUALITY_TITLES", "BAD_FRAME_TITLES"]
 
 import functools
-import importlib
 import threading
 from pathlib import Path
 
@@ -41,84 +40,20 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer.export import (
-    EXPORT_VIEWS,
-    ExportCancelled,
-    ExportOptions,
-    check_export,
-    export_video,
-    output_plan,
+from camvid_viewer.export import EXPORT_VIEWS, ExportOptions, output_plan
+from camvid_viewer.export_job import (
+    default_output,
+    existing_outputs,
+    format_progress,
+    output_problem,
+    probe_source,
+    run_export,
+    window_wording,
 )
 from camvid_viewer.ui.workers import BackgroundCall, load_segmenter, one_line
 
 QUALITY_TITLES = {"draft": "Draft (smaller file)", "standard": "Standard", "high": "High (encodes ~10x slower)"}
 BAD_FRAME_TITLES = {"stop": "Stop with an error", "repeat": "Repeat the previous frame"}
-# The exporter speaks the command line's language; the dialog names its own fields instead.
-_WORDING = (
-    (" (use --overwrite to replace it)", ""), (" (use --overwrite to replace masks)", ""),
-    ("(use --annotations DIR)", "(choose an annotations folder)"),
-    ("(--on-bad-frame repeat keeps going, repeating the previous frame)", "(choose 'Repeat the previous frame' to go on)"),
-    ("--metrics-csv", "the metrics CSV"), ("--range", "the frame range"),
-)
-
-
-# -- pure helpers (no QApplication needed) ---------------------------------------------------
-def window_wording(message: str) -> str:
-    """An exporter message with command-line flags replaced by the dialog's field names."""
-    for old, new in _WORDING:
-        message = message.replace(old, new)
-    return message
-
-
-def format_progress(*, done: int, total: int, fps: float) -> str:
-    """``"12 / 80 frames · 4.1 fps · ETA 0:17"`` (no ETA before the rate is known)."""
-    text = f"{done} / {total} frames"
-    if fps > 0:
-        left = round(max(0, total - done) / fps)
-        minutes, seconds = divmod(left, 60)
-        eta = f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
-        text += f" · {fps:.1f} fps · ETA {eta}"
-    return text
-
-
-def output_problem(path: Path) -> str | None:
-    """Why a video cannot be written at ``path`` (one line), checked before any model loads."""
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{path}: cannot write here: {parent} is a file, not a folder"
-            return None
-    return f"{path}: cannot write here: no such drive or folder"
-
-
-def existing_outputs(*, output: Path, metrics_csv: Path | None, masks_dir: Path | None) -> list[Path]:
-    """Outputs that an export would replace (the masks folder counts when it holds PNGs)."""
-    found = [p for p in (output, metrics_csv) if p is not None and p.is_file()]
-    if masks_dir is not None and masks_dir.is_dir() and any(masks_dir.glob("*.png")):
-        found.append(masks_dir)
-    return found
-
-
-def run_export(source: str, output: Path, *, options: ExportOptions, make_segmenter, smoothing: bool = False,
-               progress, cancel: threading.Event):
-    """Check, load a model, export; the :class:`ExportResult`, or ``None`` when cancelled.
-
-    ``progress`` gets ``(phase,)`` while preparing and ``(done, total, fps)`` per frame.
-    """
-    progress("Checking the input...")
-    check_export(source, output, options)  # a bad input fails in a second, before the model loads
-    progress("Loading the model...")
-    segmenter = make_segmenter()
-    if smoothing:
-        segmenter = _smoother_class()(segmenter)
-    if cancel.is_set():
-        return None
-    try:
-        return export_video(source, output, segmenter=segmenter, options=options, cancel=cancel, progress=progress)
-    except ExportCancelled:
-        return None
-
-
 # -- the dialog ------------------------------------------------------------------------------
 class ExportDialog(QDialog):
     """Export options defaulting to ``session``'s state, then progress, Cancel, summary.
@@ -196,8 +131,6 @@ class ExportDialog(QDialog):
         self.quality_box = self._choices(QUALITY_TITLES, "standard")
         self.bad_frame_box = self._choices(BAD_FRAME_TITLES, "stop")
         self.smoothing_check = QCheckBox("Temporal smoothing (average class probabilities over frames)")
-        self.smoothing_available = _smoother_class() is not None
-        self.smoothing_check.setVisible(self.smoothing_available)
         self.model_label = QLabel()
         drawing = QFormLayout()
         drawing.addRow("View:", self._row(self.view_box, QLabel("Opacity:"), self.opacity_spin, self.legend_check, None))
@@ -261,7 +194,7 @@ class ExportDialog(QDialog):
             self.input_edit.setText(str(source.path))
             truth_dir = getattr(s.truth, "annotations_dir", None)
             self.annotations_edit.setText(str(truth_dir) if truth_dir else "")
-            self.output_edit.setText(str(_default_output(source.path)))
+            self.output_edit.setText(str(default_output(source.path)))
             self._show_input_info(source.kind, source.frame_count, source.fps, source.size)
         else:
             self.input_info.setText("Live streams cannot be exported; record them to a file first."
@@ -288,7 +221,7 @@ class ExportDialog(QDialog):
         self._probe_id += 1
         probe_id = self._probe_id
         self.input_info.setText("Reading the input...")
-        call = BackgroundCall(_probe, path)
+        call = BackgroundCall(probe_source, path)
         call.done.connect(lambda info: probe_id == self._probe_id and self._show_input_info(*info))
         call.failed.connect(lambda text: probe_id == self._probe_id and self.input_info.setText(text))
         call.start()
@@ -317,7 +250,7 @@ class ExportDialog(QDialog):
     def _set_input(self, path: str) -> None:
         if path:
             self.input_edit.setText(path)
-            self.output_edit.setText(str(_default_output(path)))
+            self.output_edit.setText(str(default_output(path)))
             self._confirmed_output = None
             self._input_changed(path)
 
@@ -380,7 +313,7 @@ class ExportDialog(QDialog):
         self.result = None
         self._job_done.clear()
         call = BackgroundCall(run_export, source, output, options=options, make_segmenter=self._make_segmenter,
-                              smoothing=self.smoothing_available and self.smoothing_check.isChecked())
+                              smoothing=self.smoothing_check.isChecked())
         call.progress.connect(self._on_progress)
         call.done.connect(self._on_done)
         call.failed.connect(lambda text: self._fail(window_wording(text)))
@@ -481,28 +414,3 @@ class ExportDialog(QDialog):
 
     def reject(self) -> None:  # Esc: close the same way as the window's close button
         self.close()
-
-
-def _default_output(source: str | Path) -> Path:
-    source = Path(str(source).rstrip("/\\"))
-    return source.parent / f"{source.name if source.is_dir() else source.stem}-export.mp4"
-
-
-def _probe(path: str):
-    """(kind, frame count, fps, size) of a source, read on a worker thread."""
-    from camvid_viewer.media import open_source
-
-    with open_source(path) as source:
-        if source.is_live:
-            raise ValueError(f"{path}: live streams cannot be exported; record them to a file first")
-        return source.kind, source.frame_count, source.fps, source.size
-
-
-def _smoother_class():
-    """``TemporalSmoother`` (its home moved from ``analysis`` to ``temporal``), or None."""
-    for module in ("camvid_viewer.temporal", "camvid_viewer.analysis"):
-        try:
-            return importlib.import_module(module).TemporalSmoother
-        except (ImportError, AttributeError):
-            continue
-    return None

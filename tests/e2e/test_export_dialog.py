@@ -13,32 +13,10 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from camvid_viewer.media import open_source
-from camvid_viewer.ui.export_dialog import (
-    ExportDialog,
-    existing_outputs,
-    format_progress,
-    output_problem,
-    window_wording,
-)
+from camvid_viewer.ui.export_dialog import ExportDialog
 
 WAIT_MS = 120_000  # a model load plus 8 frames on 2 busy cores
 pytestmark = pytest.mark.timeout(240)
-
-
-# -- pure helpers (no QApplication) ---------------------------------------------------------------
-def test_progress_text_eta_and_output_checks(tmp_path):
-    assert format_progress(done=0, total=80, fps=0.0) == "0 / 80 frames"
-    assert format_progress(done=12, total=80, fps=4.0) == "12 / 80 frames · 4.0 fps · ETA 0:17"
-    assert format_progress(done=0, total=40_000, fps=10.0).endswith("ETA 1:06:40")
-    blocker = tmp_path / "a-file"
-    blocker.write_text("x")
-    assert output_problem(tmp_path / "new" / "deeper" / "v.mp4") is None
-    assert output_problem(blocker / "v.mp4") == f"{blocker / 'v.mp4'}: cannot write here: {blocker} is a file, not a folder"
-    (tmp_path / "masks").mkdir()
-    assert existing_outputs(output=blocker, metrics_csv=tmp_path / "none.csv", masks_dir=tmp_path / "masks") == [blocker]
-    (tmp_path / "masks" / "0001.png").write_bytes(b"")
-    assert existing_outputs(output=tmp_path / "v.mp4", metrics_csv=None, masks_dir=tmp_path / "masks") == [tmp_path / "masks"]
-    assert window_wording("v.mp4: already exists (use --overwrite to replace it)") == "v.mp4: already exists"
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -252,7 +230,7 @@ def test_existing_output_needs_confirmation(qtbot, make_dialog, tmp_path, monkey
     assert out.read_bytes() == b"precious" and str(out) in asked[0]
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
-    assert dialog.smoothing_available and dialog.smoothing_check.isVisible()
+    assert dialog.smoothing_check.isVisible()
     dialog.smoothing_check.setChecked(True)  # the same export through TemporalSmoother
     assert export_and_wait(qtbot, dialog) == "done", dialog.message_label.text()
     assert len(asked) == 2

@@ -41,10 +41,15 @@ def evaluate_folder(
         from model.inference import Segmenter
 
         segmenter = Segmenter(model, backend=backend, device=device)
-        for image_path, truth_path in _progress(pairs, progress, "evaluating"):
-            frame, truth = read_image(image_path), read_label(truth_path)
-            _check_size(image_path, frame[..., 0], truth_path, truth)
-            cm.update(segmenter.segment(frame).labels, truth)
+
+        def truth_and_frames():
+            for image_path, truth_path in _progress(pairs, progress, "evaluating"):
+                frame, truth = read_image(image_path), read_label(truth_path)
+                _check_size(image_path, frame[..., 0], truth_path, truth)
+                yield truth, frame
+
+        for truth, prediction in segmenter.segment_stream(truth_and_frames()):
+            cm.update(prediction.labels, truth)
     return cm.compute().to_json(frames=len(pairs))
 
 

@@ -20,9 +20,12 @@ import json
 import os
 import sys
 import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -162,6 +165,27 @@ class Segmenter:
         if isinstance(self._runner, _OnnxRunner):
             return self._runner.pool.submit(self._segment_on_lane, frame)
         return run_now(self.segment, frame)
+
+    def segment_stream(self, items: Iterable[tuple[Any, np.ndarray]]) -> Iterator[tuple[Any, Prediction]]:
+        """``(key, frame)`` pairs in, ``(key, prediction)`` out, in the same order.
+
+        Up to twice ``preferred_batch`` frames are in flight through :meth:`submit`, so on the
+        ONNX backend every core stays busy; ``items`` is read only as far as that.
+        """
+        depth = 2 * self.preferred_batch
+        pending: deque[tuple[Any, Future]] = deque()
+        try:
+            for key, frame in items:
+                pending.append((key, self.submit(frame)))
+                if len(pending) >= depth:
+                    key, future = pending.popleft()
+                    yield key, future.result()
+            while pending:
+                key, future = pending.popleft()
+                yield key, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()  # the caller stopped early: frames not started are dropped
 
     def _segment_on_lane(self, frame: np.ndarray) -> Prediction:
         labels = self._runner.run_on_lane(self._preprocess(frame)[None], labels_only=True)[0]

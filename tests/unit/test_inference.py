@@ -144,3 +144,25 @@ def test_submitted_frames_come_back_in_order_on_parallel_lanes(random_checkpoint
     assert done.done() and (done.result().labels == torch_seg.segment(frames[0]).labels).all()
     with pytest.raises(ValueError, match="BGR uint8"):
         seg.submit(np.zeros((4, 4), np.float32)).result(timeout=60)
+
+
+def test_segment_stream_keeps_keys_and_order(random_checkpoint, camvid_root):
+    import cv2
+
+    frames = [cv2.imread(str(p)) for p in sorted((camvid_root / "val").glob("*.png"))[::25]]
+    seg = Segmenter(random_checkpoint, backend="onnx", threads=2)
+    streamed = list(seg.segment_stream((i, f) for i, f in enumerate(frames)))
+    assert [key for key, _ in streamed] == list(range(len(frames)))
+    for (_, prediction), frame in zip(streamed, frames, strict=True):
+        assert (prediction.labels == seg.segment(frame).labels).mean() >= 0.999
+    read = []
+
+    def source():
+        for i, frame in enumerate(frames):
+            read.append(i)
+            yield i, frame
+
+    stream = seg.segment_stream(source())
+    assert next(stream)[0] == 0
+    stream.close()  # stopping early reads no further than the frames in flight
+    assert len(read) <= 2 * seg.preferred_batch

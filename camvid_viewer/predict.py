@@ -62,8 +62,9 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
         from tqdm import tqdm
 
         with source:
-            for index, frame in tqdm(source.frames(), total=source.frame_count, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty()):
-                labels = segmenter.segment(frame).labels
+            frames = tqdm(source.frames(), total=source.frame_count, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
+            for index, prediction in segmenter.segment_stream(frames):  # frames overlap on the model's lanes
+                labels = prediction.labels
                 name = source.frame_name(index)
                 _write_png(tmp / "labels" / f"{name}.png", labels)
                 _write_png(tmp / "colour" / f"{name}.png", colourise(labels, palette_bgr=segmenter.palette_bgr))

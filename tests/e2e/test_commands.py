@@ -28,10 +28,11 @@ def val_few(tmp_path, camvid_root):
     return images, annots
 
 
-def test_predict_then_eval_predictions_equals_eval_with_model(val_few, tmp_path, random_checkpoint):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])  # onnx: frames overlap on parallel lanes
+def test_predict_then_eval_predictions_equals_eval_with_model(val_few, tmp_path, random_checkpoint, backend):
     images, annots = val_few
     out = tmp_path / "pred"
-    done = run_cli("predict", str(images), "-o", str(out), "--model", str(random_checkpoint), "--backend", "torch")
+    done = run_cli("predict", str(images), "-o", str(out), "--model", str(random_checkpoint), "--backend", backend)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (out / "labels").iterdir()) == sorted(p.name for p in images.iterdir())
     assert len(list((out / "colour").iterdir())) == 4
@@ -39,7 +40,7 @@ def test_predict_then_eval_predictions_equals_eval_with_model(val_few, tmp_path,
     assert again.returncode == 2 and "already exists" in again.stderr
 
     from_masks = run_cli("eval", "--images", str(images), "--annotations", str(annots), "--predictions", str(out / "labels"), "--json")
-    from_model = run_cli("eval", "--images", str(images), "--annotations", str(annots), "--model", str(random_checkpoint), "--backend", "torch", "--json")
+    from_model = run_cli("eval", "--images", str(images), "--annotations", str(annots), "--model", str(random_checkpoint), "--backend", backend, "--json")
     assert from_masks.returncode == 0 and from_model.returncode == 0, from_masks.stderr + from_model.stderr
     assert json.loads(from_masks.stdout) == json.loads(from_model.stdout)
     table = run_cli("eval", "--images", str(images), "--annotations", str(annots), "--predictions", str(out / "labels"))

@@ -31,6 +31,10 @@ CODECS = {
     "h264-mkv-open-gop": ("clip.mkv", {"codec": "libx264", "gop": 6, "b_frames": None,
                                        "options": {"x264-params": "open-gop=1:keyint=6:bframes=3"}}),
     "mpeg4-avi": ("clip.avi", {"codec": "mpeg4", "gop": 7, "b_frames": 2}),
+    # what dashcams record besides H.264: HEVC in MP4 (B-frames), motion JPEG in AVI
+    "hevc-mp4-bframes": ("clip-hevc.mp4", {"codec": "libx265", "gop": 6, "b_frames": None,
+                                           "options": {"preset": "ultrafast", "x265-params": "keyint=6:bframes=2:log-level=error"}}),
+    "mjpeg-avi": ("clip-mjpeg.avi", {"codec": "mjpeg", "gop": 1, "b_frames": None, "pix_fmt": "yuvj420p"}),
     "vp9-webm-320x240": ("clip.webm", {"codec": "libvpx-vp9", "gop": 5, "b_frames": None,
                                        "options": {"deadline": "realtime", "cpu-used": "8"}, "size": (320, 240)}),
 }

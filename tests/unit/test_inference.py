@@ -120,6 +120,8 @@ def test_onnx_parallel_lanes_equal_single_frame_runs(random_checkpoint, camvid_r
     frames = [cv2.imread(str(p)) for p in sorted((camvid_root / "val").glob("*.png"))[:3]]
     seg = Segmenter(random_checkpoint, backend="onnx", threads=2)
     assert seg.preferred_batch == 2
+    many = Segmenter(random_checkpoint, backend="onnx", threads=16)._runner  # sessions start lazily
+    assert (many.lanes, many.lane_threads) == (4, 4)  # a many-core machine: 4 lanes of 4 threads
     batch = seg.segment_batch(frames)
     for frame, pred in zip(frames, batch, strict=True):
         assert (seg.segment(frame).labels == pred.labels).mean() >= 0.999

@@ -54,6 +54,8 @@ from camvid_viewer.ui.workers import BackgroundCall, load_segmenter, one_line
 
 QUALITY_TITLES = {"draft": "Draft (smaller file)", "standard": "Standard", "high": "High (encodes ~10x slower)"}
 BAD_FRAME_TITLES = {"stop": "Stop with an error", "repeat": "Repeat the previous frame"}
+
+
 # -- the dialog ------------------------------------------------------------------------------
 class ExportDialog(QDialog):
     """Export options defaulting to ``session``'s state, then progress, Cancel, summary.

@@ -28,16 +28,12 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
 from camvid_viewer.export import EXPORT_VIEWS, ExportOptions, output_plan
@@ -50,6 +46,7 @@ from camvid_viewer.export_job import (
     run_export,
     window_wording,
 )
+from camvid_viewer.ui.form_widgets import button, choices, row, titled_group
 from camvid_viewer.ui.workers import BackgroundCall, load_segmenter, one_line
 
 QUALITY_TITLES = {"draft": "Draft (smaller file)", "standard": "Standard", "high": "High (encodes ~10x slower)"}
@@ -104,12 +101,12 @@ class ExportDialog(QDialog):
         self.annotations_edit = QLineEdit(placeholderText="found beside the input (val -> valannot), if any")
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
         self.fps_spin = QDoubleSpinBox(minimum=0.1, maximum=1000.0, value=15.0, decimals=2, suffix=" fps")
-        frames = self._row(QLabel("from"), self.first_spin, QLabel("to"), self.last_spin, QLabel("at"), self.fps_spin, None)
+        frames = row(QLabel("from"), self.first_spin, QLabel("to"), self.last_spin, QLabel("at"), self.fps_spin, None)
         inputs = QFormLayout()
-        inputs.addRow("Source:", self._row(self.input_edit, self._button("File...", self._browse_input_file),
-                                           self._button("Folder...", self._browse_input_folder)))
+        inputs.addRow("Source:", row(self.input_edit, button("File...", self._browse_input_file),
+                                     button("Folder...", self._browse_input_folder)))
         inputs.addRow("", self.input_info)
-        inputs.addRow("Annotations:", self._row(self.annotations_edit, self._button(
+        inputs.addRow("Annotations:", row(self.annotations_edit, button(
             "Browse...", lambda: self._ask(self.annotations_edit, "Annotations folder (label PNGs)"))))
         inputs.addRow("Frames:", frames)
 
@@ -118,10 +115,10 @@ class ExportDialog(QDialog):
         self.csv_edit = QLineEdit(placeholderText="none (needs annotations)")
         self.masks_edit = QLineEdit(placeholderText="none")
         outputs = QFormLayout()
-        outputs.addRow("Video (MP4):", self._row(self.output_edit, self._button("Save as...", self._browse_output)))
-        outputs.addRow("Metrics CSV:", self._row(self.csv_edit, self._button(
+        outputs.addRow("Video (MP4):", row(self.output_edit, button("Save as...", self._browse_output)))
+        outputs.addRow("Metrics CSV:", row(self.csv_edit, button(
             "Browse...", lambda: self._ask(self.csv_edit, "Per-frame metrics CSV", save="CSV (*.csv)"))))
-        outputs.addRow("Masks folder:", self._row(self.masks_edit, self._button(
+        outputs.addRow("Masks folder:", row(self.masks_edit, button(
             "Browse...", lambda: self._ask(self.masks_edit, "Folder for the label PNGs"))))
 
         self.view_box = QComboBox()
@@ -130,14 +127,14 @@ class ExportDialog(QDialog):
         self.opacity_spin = QSpinBox(minimum=0, maximum=100, singleStep=5, suffix=" %")
         self.legend_check = QCheckBox("Class legend")
         self.hidden_check = QCheckBox()
-        self.quality_box = self._choices(QUALITY_TITLES, "standard")
-        self.bad_frame_box = self._choices(BAD_FRAME_TITLES, "stop")
+        self.quality_box = choices(QUALITY_TITLES, "standard")
+        self.bad_frame_box = choices(BAD_FRAME_TITLES, "stop")
         self.smoothing_check = QCheckBox("Temporal smoothing (average class probabilities over frames)")
         self.model_label = QLabel()
         drawing = QFormLayout()
-        drawing.addRow("View:", self._row(self.view_box, QLabel("Opacity:"), self.opacity_spin, self.legend_check, None))
+        drawing.addRow("View:", row(self.view_box, QLabel("Opacity:"), self.opacity_spin, self.legend_check, None))
         drawing.addRow("", self.hidden_check)
-        drawing.addRow("Quality:", self._row(self.quality_box, QLabel("Unreadable frame:"), self.bad_frame_box, None))
+        drawing.addRow("Quality:", row(self.quality_box, QLabel("Unreadable frame:"), self.bad_frame_box, None))
         drawing.addRow("", self.smoothing_check)
         drawing.addRow("Model:", self.model_label)
 
@@ -145,48 +142,19 @@ class ExportDialog(QDialog):
         self.progress_label = QLabel(visible=False)
         self.message_label = QLabel(wordWrap=True, visible=False)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_folder_button = self._button("Open folder", self.open_output_folder, visible=False)
-        self.export_button = self._button("Export", self.start, default=True)
-        self.cancel_button = self._button("Cancel export", self.cancel, visible=False)
-        self.close_button = self._button("Close", self.close)
-        buttons = self._row(self.open_folder_button, None, self.export_button, self.cancel_button, self.close_button)
+        self.open_folder_button = button("Open folder", self.open_output_folder, visible=False)
+        self.export_button = button("Export", self.start, default=True)
+        self.cancel_button = button("Cancel export", self.cancel, visible=False)
+        self.close_button = button("Close", self.close)
+        buttons = row(self.open_folder_button, None, self.export_button, self.cancel_button, self.close_button)
 
         layout = QVBoxLayout(self)
-        self.form_groups = [self._group("Input", inputs), self._group("Output", outputs), self._group("Drawing", drawing)]
+        self.form_groups = [titled_group("Input", inputs), titled_group("Output", outputs), titled_group("Drawing", drawing)]
         for group in self.form_groups:
             layout.addWidget(group)
         for widget in (self.progress_bar, self.progress_label, self.message_label, buttons):
             layout.addWidget(widget)
         self.setMinimumWidth(640)
-
-    @staticmethod
-    def _row(*widgets) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        for widget in widgets:
-            row.addStretch(1) if widget is None else row.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
-        return box
-
-    @staticmethod
-    def _button(text: str, slot, **kwargs) -> QPushButton:
-        button = QPushButton(text, **kwargs)
-        button.clicked.connect(lambda _=False: slot())
-        return button
-
-    @staticmethod
-    def _group(title: str, form: QFormLayout) -> QGroupBox:
-        group = QGroupBox(title)
-        group.setLayout(form)
-        return group
-
-    @staticmethod
-    def _choices(titles: dict, current: str) -> QComboBox:
-        box = QComboBox()
-        for value, title in titles.items():
-            box.addItem(title, value)
-        box.setCurrentIndex(box.findData(current))
-        return box
 
     # -- defaults from the window -------------------------------------------------------------
     def _load_defaults(self) -> None:

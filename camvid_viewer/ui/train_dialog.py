@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import (
 
 from camvid_viewer import training_job as job
 from camvid_viewer.download import user_data_dir
+from camvid_viewer.ui.form_widgets import button, row
 from camvid_viewer.ui.train_plots import TrainingPlots
 
 
@@ -127,10 +128,10 @@ class TrainDialog(QDialog):
         best_box = QGroupBox("Best checkpoint")
         best_layout = QVBoxLayout(best_box)
         best_layout.addWidget(self.best_label)
-        row = QHBoxLayout()
-        row.addWidget(self.use_button)
-        row.addWidget(self.resume_last_button)
-        best_layout.addLayout(row)
+        checkpoint_buttons = QHBoxLayout()
+        checkpoint_buttons.addWidget(self.use_button)
+        checkpoint_buttons.addWidget(self.resume_last_button)
+        best_layout.addLayout(checkpoint_buttons)
 
         left = QVBoxLayout()
         for w in (settings, self.message_label):
@@ -156,13 +157,9 @@ class TrainDialog(QDialog):
         layout.addWidget(left_widget)
         layout.addWidget(splitter, 1)
 
-    def _with_browse(self, edit: QLineEdit, slot) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(edit, 1)
-        row.addWidget(QPushButton("Browse...", clicked=slot))
-        return box
+    @staticmethod
+    def _with_browse(edit: QLineEdit, slot) -> QWidget:
+        return row(edit, button("Browse...", slot))
 
     # ----- form
     def _browse_data(self) -> None:

@@ -5,7 +5,10 @@ Importable from any test (``tests/`` is on ``sys.path`` through ``tests/conftest
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
@@ -91,3 +94,43 @@ def audio_samples(path: Path) -> tuple[np.ndarray, int]:
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+@contextmanager
+def http_stream(payload: bytes, *, name: str = "live.ts"):
+    """Serve ``payload`` at ``http://127.0.0.1:PORT/<name>`` from a local server thread; yields the URL.
+
+    A real network source for the stream paths: OpenCV's FFmpeg reads it over a socket and
+    sees the stream end when the server has sent everything (as when a camera drops out).
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if self.path != f"/{name}":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the reader went away first
+
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def mpegts_bytes(folder: Path, frames: list[np.ndarray], *, fps: int = 15) -> bytes:
+    """``frames`` as an H.264 MPEG transport stream, the usual format of network cameras."""
+    path = write_video(folder / "stream.ts", frames, fps=fps, gop=5, b_frames=0, container_options={})
+    return path.read_bytes()

@@ -319,6 +319,27 @@ def test_missing_shipped_model_is_reported_in_the_window(qtbot, monkeypatch, tmp
     assert "No model loaded" in window.welcome.model_label.text()
 
 
+def test_network_stream_plays_until_lost_then_retry_reconnects(qtbot, window, camvid_root, tmp_path):
+    """A real stream URL (MPEG-TS over local HTTP): frames are segmented live; when the server has
+    sent everything the window says the connection was lost and Retry opens the URL again."""
+    from media_samples import http_stream, mpegts_bytes, val_frames
+
+    shown: list[int] = []
+    window.session.events.result.connect(lambda r: shown.append(r.index) if r.labels is not None else None)
+    with http_stream(mpegts_bytes(tmp_path, val_frames(camvid_root, 20))) as url:
+        with qtbot.waitSignal(window.source_opened, timeout=WAIT_MS):
+            window.open_path(url)
+        assert window.session.source.is_live and window.session.source.path == url
+        if not window.session.playing:
+            window.toggle_play()
+        qtbot.waitUntil(lambda: "Connection lost" in window.notice.text(), timeout=WAIT_MS)
+        assert url in window.notice.text() and window.notice.action_button.text() == "Retry"
+        assert shown and shown == sorted(shown)  # live frames in arrival order (late ones may be skipped)
+        with qtbot.waitSignal(window.source_opened, timeout=WAIT_MS):
+            window.notice.action_button.click()
+        assert window.session.source.path == url
+
+
 def test_lost_stream_offers_retry(qtbot, bare_window):
     from types import SimpleNamespace
 

@@ -12,7 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from media_samples import decode_all, val_frames, write_video
+from media_samples import decode_all, http_stream, mpegts_bytes, val_frames, write_video
 
 from camvid_viewer.media import FolderSource, MediaError, StreamSource, VideoSource, open_source
 from camvid_viewer.truth import TruthIndex, find_annotations
@@ -188,6 +188,21 @@ def test_stream_source_reads_sequentially(tmp_path, clip_frames):
         assert source.read(4).shape == (360, 480, 3)
         with pytest.raises(MediaError, match="cannot seek"):
             source.read(1)
+
+
+def test_network_stream_over_http_reads_every_frame_in_order(tmp_path, clip_frames):
+    """A real socket: MPEG-TS over a local HTTP server, opened by URL like a network camera."""
+    frames = clip_frames[:12]
+    with http_stream(mpegts_bytes(tmp_path, frames)) as url:
+        with open_source(url) as source:
+            assert isinstance(source, StreamSource) and source.size == (480, 360)
+            got = list(source.frames())
+    assert [i for i, _ in got] == list(range(12))
+    for (i, frame), original in zip(got, frames, strict=True):  # each frame is its own source frame
+        assert cv2.PSNR(frame, original) > 30
+        assert cv2.PSNR(frame, frames[(i + 6) % 12]) < cv2.PSNR(frame, original)
+    with pytest.raises(MediaError, match="cannot open"):
+        open_source(url)  # the server is gone: one line, no traceback
 
 
 def test_missing_camera_is_a_media_error():

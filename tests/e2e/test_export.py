@@ -63,6 +63,13 @@ def segmenter(checkpoint):
     return Segmenter(checkpoint, backend="torch", device="cpu")
 
 
+@pytest.fixture(scope="module")
+def onnx_segmenter(checkpoint):
+    from model.inference import Segmenter
+
+    return Segmenter(checkpoint, backend="onnx", threads=2)
+
+
 def run(capsys, *args) -> tuple[int, str, str]:
     """``python main.py export ...`` in this process: (exit code, stdout, stderr)."""
     try:
@@ -179,15 +186,13 @@ def test_metrics_csv_totals_equal_eval_and_masks_round_trip(tmp_path, camvid_roo
     assert_equal_to_csv(json.loads(stdout))
 
 
-def test_onnx_lanes_export_every_frame_in_order(tmp_path, camvid_root, checkpoint):
+def test_onnx_lanes_export_every_frame_in_order(tmp_path, camvid_root, onnx_segmenter):
     """The ONNX backend runs frames on parallel lanes; each mask must still be its own frame's."""
-    from model.inference import Segmenter
-
     images = tmp_path / "frames"
     images.mkdir()
     for name in [p.name for p in sorted((camvid_root / "val").glob("*.png"))][::12]:  # 9 distinct scenes
         shutil.copy(camvid_root / "val" / name, images / name)
-    segmenter = Segmenter(checkpoint, backend="onnx", threads=2)
+    segmenter = onnx_segmenter
     assert segmenter.preferred_batch == 2
     result = export_video(images, tmp_path / "v.mp4", segmenter=segmenter,
                           options=ExportOptions(masks_dir=tmp_path / "masks", find_truth=False))
@@ -207,7 +212,9 @@ def test_onnx_lanes_export_every_frame_in_order(tmp_path, camvid_root, checkpoin
     assert min((a == b).mean() for a, b in zip(expected, expected[1:], strict=False)) < 0.99  # neighbours differ: order is tested
 
 
-def test_cancel_or_interrupt_midway_leaves_nothing(tmp_path, camvid_root, segmenter):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])  # onnx: frames in flight on the lanes when it stops
+def test_cancel_or_interrupt_midway_leaves_nothing(tmp_path, camvid_root, request, backend):
+    segmenter = request.getfixturevalue("segmenter" if backend == "torch" else "onnx_segmenter")
     images = _val_subset(tmp_path / "data", camvid_root, 6)
     out_dir = tmp_path / "out"
     out_dir.mkdir()

@@ -16,10 +16,10 @@ COMMANDS = ("train", "eval", "predict", "bench", "export", "download-camvid")
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS or argv[:1] in (["-h"], ["--help"]):
-        from camvid_viewer.commands import run_command
+        from camvid_viewer.commands.parser import run_command
 
         return run_command(argv)
-    from camvid_viewer.app import run_gui
+    from camvid_viewer.ui.app import run_gui
 
     return run_gui(argv)
 

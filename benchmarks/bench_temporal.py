@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from camvid_viewer.analysis import evaluate_source, mean_of_frames, pooled_scores  # noqa: E402
-from camvid_viewer.media import open_source  # noqa: E402
-from camvid_viewer.temporal import TemporalSmoother  # noqa: E402
-from camvid_viewer.truth import TruthIndex, find_annotations  # noqa: E402
+from camvid_viewer.analysis.evaluation import evaluate_source, mean_of_frames, pooled_scores  # noqa: E402
+from camvid_viewer.analysis.temporal import TemporalSmoother  # noqa: E402
+from camvid_viewer.sources import open_source  # noqa: E402
+from camvid_viewer.sources.truth import TruthIndex, find_annotations  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 
 

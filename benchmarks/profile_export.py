@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_export  # noqa: E402
 
-from camvid_viewer import export, video_writer  # noqa: E402
-from camvid_viewer.media import VideoSource  # noqa: E402
+from camvid_viewer.export import job as export  # noqa: E402
+from camvid_viewer.export import video_writer  # noqa: E402
+from camvid_viewer.sources import VideoSource  # noqa: E402
 
 cpu_ms: dict[str, float] = {}
 

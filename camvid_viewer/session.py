@@ -32,7 +32,7 @@ import numpy as np
 from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX, palette_bgr
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
-#: View names, in menu order, as ``camvid_viewer.render.render_view`` spells them.
+#: View names, in menu order, as ``camvid_viewer.rendering.views.render_view`` spells them.
 VIEWS: tuple[str, ...] = ("overlay", "side-by-side", "mask", "error")
 #: "realtime" drops frames the model cannot keep up with; "every-frame" waits for it.
 MODES: tuple[str, ...] = ("realtime", "every-frame")
@@ -91,7 +91,7 @@ class ViewerSession:
     """Everything the window shows, in one place.
 
     Attributes are read freely; change them through the setters so views hear about it.
-    ``source`` is a ``camvid_viewer.media.FrameSource`` and ``truth`` a ``TruthIndex``;
+    ``source`` is a ``camvid_viewer.sources.FrameSource`` and ``truth`` a ``TruthIndex``;
     ``model`` is whatever the inference worker uses (the window never calls it).
     """
 

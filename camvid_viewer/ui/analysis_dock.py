@@ -1,7 +1,7 @@
 """The analysis dock: whole-source evaluation, both aggregations, worst frames, confusion, pixels.
 
 A view of the window's :class:`~camvid_viewer.session.ViewerSession`. "Evaluate source"
-runs :func:`camvid_viewer.analysis.evaluate_path` on a worker thread (``BackgroundCall``;
+runs :func:`camvid_viewer.analysis.evaluation.evaluate_path` on a worker thread (``BackgroundCall``;
 progress, cancel, the window stays usable), taking turns with playback on the model through
 the bridge's ``MODEL_LOCK``. The metrics timeline lives in its own bottom dock
 (``timeline_dock``) so it sits under the playback slider; the Pixels tab is
@@ -35,14 +35,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer import analysis
+from camvid_viewer.analysis import evaluation as analysis
+from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.session import ViewerSession, format_score
-from camvid_viewer.temporal import TemporalSmoother
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.confusion_view import ConfusionMatrixView
+from camvid_viewer.ui.pipeline import MODEL_LOCK
 from camvid_viewer.ui.pixel_view import PixelAnalysisView
 from camvid_viewer.ui.timeline import MetricsTimeline
-from camvid_viewer.ui.workers import MODEL_LOCK
 from camvid_viewer.ui.worst_frames import WorstFramesView
 
 

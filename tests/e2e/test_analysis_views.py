@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPointF, Qt
 
-from camvid_viewer import analysis
+from camvid_viewer.analysis import evaluation as analysis
 from model.classes import NUM_CLASSES, VOID_INDEX
 
 WAIT_MS = 60_000
@@ -159,8 +159,8 @@ class TruthWithRoadAsSidewalk:
 def test_dock_in_window_evaluates_and_seeks(qtbot, tmp_path, monkeypatch, val_folder):
     from PyQt6.QtCore import QSettings
 
-    from camvid_viewer.settings import ViewerSettings
     from camvid_viewer.ui.main_window import MainWindow
+    from camvid_viewer.ui.settings import ViewerSettings
 
     monkeypatch.setenv("CAMVID_VIEWER_CONFIG_DIR", str(tmp_path / "settings"))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))

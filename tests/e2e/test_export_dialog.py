@@ -12,7 +12,7 @@ import pytest
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
-from camvid_viewer.media import open_source
+from camvid_viewer.sources import open_source
 from camvid_viewer.ui.export_dialog import ExportDialog
 
 WAIT_MS = 120_000  # a model load plus 8 frames on 2 busy cores
@@ -44,8 +44,8 @@ def val_folder(tmp_path, camvid_root) -> Path:
 @pytest.fixture
 def window(qtbot, small_checkpoint, val_folder):
     """The viewer with the folder open, side-by-side view at 30% opacity, the legend on."""
-    from camvid_viewer.settings import ViewerSettings
     from camvid_viewer.ui.main_window import MainWindow
+    from camvid_viewer.ui.settings import ViewerSettings
 
     w = MainWindow(settings=ViewerSettings(organization="camvid-viewer-tests"), model_path=str(small_checkpoint), backend="torch")
     qtbot.addWidget(w)
@@ -169,7 +169,7 @@ class GatedSegmenter:
 
 
 def test_cancel_midway_leaves_no_output_and_no_temp_file(qtbot, make_dialog, small_checkpoint, tmp_path):
-    from camvid_viewer.ui.workers import load_segmenter
+    from camvid_viewer.ui.pipeline import load_segmenter
 
     gate = threading.Event()
     dialog = make_dialog(segmenter_factory=lambda: GatedSegmenter(load_segmenter(str(small_checkpoint), backend="torch"), gate))

@@ -47,8 +47,8 @@ def val_folder(tmp_path, camvid_root) -> Path:
 
 
 def _make_window(qtbot, checkpoint, **kwargs):
-    from camvid_viewer.settings import ViewerSettings
     from camvid_viewer.ui.main_window import MainWindow
+    from camvid_viewer.ui.settings import ViewerSettings
 
     window = MainWindow(settings=ViewerSettings(organization="camvid-viewer-tests"),
                         model_path=str(checkpoint) if checkpoint else None, backend="torch", **kwargs)
@@ -377,7 +377,7 @@ def test_views_save_png_copy_and_settings_persist(qtbot, window, val_folder, tmp
 
 
 def test_get_the_camvid_sample_opens_its_test_sequence(qtbot, bare_window, monkeypatch, tmp_path, camvid_root):
-    import camvid_viewer.download as download
+    import camvid_viewer.sources.download as download
 
     dest = tmp_path / "data" / "CamVid"
     calls = []

@@ -1,4 +1,4 @@
-"""Headless tests of camvid_viewer.analysis, analysis_cache, temporal and analysis_render (no Qt, no torch)."""
+"""Headless tests of camvid_viewer.analysis.evaluation, analysis_cache, temporal and analysis_render (no Qt, no torch)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from camvid_viewer import analysis, analysis_cache, temporal
-from camvid_viewer.analysis_render import (
+from camvid_viewer.analysis import cache as analysis_cache
+from camvid_viewer.analysis import evaluation as analysis
+from camvid_viewer.analysis import temporal
+from camvid_viewer.analysis.pixel_views import (
     CORRECT_DIM,
     confidence_heatmap,
     error_overlay,
@@ -348,8 +350,8 @@ class RoadAsSidewalk:
 
 
 def test_real_clip_evaluation_matches_eval_and_exact_numbers(tmp_path, camvid_root):
-    from camvid_viewer.media import open_source
-    from camvid_viewer.truth import TruthIndex, find_annotations
+    from camvid_viewer.sources import open_source
+    from camvid_viewer.sources.truth import TruthIndex, find_annotations
     from model.evaluation import evaluate_folder
 
     images = _real_clip(tmp_path, camvid_root, 8)

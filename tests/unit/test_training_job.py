@@ -1,4 +1,4 @@
-"""The training dialog's pure logic (camvid_viewer.training_job), without Qt."""
+"""The training dialog's pure logic (camvid_viewer.training.job), without Qt."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from camvid_viewer import training_job as job
+from camvid_viewer.training import job
 from model.progress import ProgressReporter
 
 
@@ -107,7 +107,7 @@ def test_describe_problems(camvid_subset, tmp_path):
 
 
 def test_build_request_defaults_and_command_parse_with_the_real_cli(camvid_subset, tmp_path):
-    from camvid_viewer.commands import build_parser
+    from camvid_viewer.commands.parser import build_parser
 
     out = tmp_path / "models" / "m.safetensors"
     req = job.build_request(**_form(camvid_subset, out, augment=False), max_steps_per_epoch=3)

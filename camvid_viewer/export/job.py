@@ -15,7 +15,7 @@ removed by the next run.
 
 Usage::
 
-    from camvid_viewer.export import ExportOptions, export_video
+    from camvid_viewer.export.job import ExportOptions, export_video
     result = export_video("clip.mp4", "clip-overlay.mp4", segmenter=Segmenter(),
                           options=ExportOptions(view="overlay", metrics_csv=Path("clip.csv")))
     print(result.summary())
@@ -53,10 +53,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camvid_viewer.media import FrameSource, MediaError, VideoSource, open_source
-from camvid_viewer.render import draw_metrics_text, render_view
-from camvid_viewer.truth import TruthIndex, find_annotations
-from camvid_viewer.video_writer import VideoWriter, remove_stale_temps, temp_path_for
+from camvid_viewer.export.video_writer import VideoWriter, remove_stale_temps, temp_path_for
+from camvid_viewer.rendering.views import draw_metrics_text, render_view
+from camvid_viewer.sources import FrameSource, MediaError, VideoSource, open_source
+from camvid_viewer.sources.truth import TruthIndex, find_annotations
 from model.classes import VOID_INDEX
 from model.inference import run_now
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix

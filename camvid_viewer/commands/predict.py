@@ -15,8 +15,8 @@ from pathlib import Path
 
 import cv2
 
-from camvid_viewer.media import MediaError, open_source
-from camvid_viewer.render import colourise
+from camvid_viewer.rendering.views import colourise
+from camvid_viewer.sources import MediaError, open_source
 
 
 def add_predict_command(sub) -> None:

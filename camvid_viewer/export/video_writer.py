@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from camvid_viewer.media import MediaError, short_reason
+from camvid_viewer.sources import MediaError, short_reason
 
 #: Marks temp files and folders written beside an output until it is complete.
 _TEMP_MARK = ".partial"

@@ -22,7 +22,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from camvid_viewer.export import (
+from camvid_viewer.analysis.temporal import TemporalSmoother
+from camvid_viewer.export.job import (
     EXPORT_VIEWS,
     ON_BAD_FRAME,
     QUALITY,
@@ -33,8 +34,7 @@ from camvid_viewer.export import (
     output_plan,
     parse_range,
 )
-from camvid_viewer.media import MediaError, VideoSource, open_source
-from camvid_viewer.temporal import TemporalSmoother
+from camvid_viewer.sources import MediaError, VideoSource, open_source
 from model.cli import float_argument
 
 _OPACITY = float_argument(minimum=0, maximum=1, expected="a number from 0 to 1")

@@ -222,7 +222,7 @@ class InferencePipeline(QObject):
 
     def _decode_loop(self, run_id, cancel, source, start, loop, frames, live) -> None:
         """Fill ``frames`` with ``(index, frame | Exception)``; ``_END`` or ``("lost"/"error", msg)`` at the end."""
-        from camvid_viewer.media import MediaError
+        from camvid_viewer.sources import MediaError
 
         # frames() decodes on its own decoder, so the still thread may seek the same source meanwhile.
         reader = source
@@ -371,8 +371,8 @@ def open_source_with_truth(path: str, annotations: str | None = None):
     The first frame is decoded here, so a corrupt file fails now, before it replaces the
     source on screen.
     """
-    from camvid_viewer.media import open_source
-    from camvid_viewer.truth import TruthIndex, find_annotations
+    from camvid_viewer.sources import open_source
+    from camvid_viewer.sources.truth import TruthIndex, find_annotations
 
     source = open_source(path)
     try:
@@ -396,7 +396,7 @@ def open_source_with_truth(path: str, annotations: str | None = None):
 
 def build_truth(source, folder: str):
     """The annotation index of ``folder`` for ``source``; an error when nothing matches."""
-    from camvid_viewer.truth import TruthIndex
+    from camvid_viewer.sources.truth import TruthIndex
 
     truth = TruthIndex.for_source(source, folder)
     if not truth.labelled_indices:

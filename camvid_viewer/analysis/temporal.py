@@ -8,7 +8,7 @@ probabilities over consecutive frames (also along the flow).
 
 Example::
 
-    from camvid_viewer.temporal import TemporalSmoother, sequence_flicker
+    from camvid_viewer.analysis.temporal import TemporalSmoother, sequence_flicker
     smoother = TemporalSmoother(Segmenter(), alpha=0.5)
     labels = [smoother.segment(frame).labels for frame in frames]
     print(np.nanmean(sequence_flicker(labels, frames)))
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from camvid_viewer.analysis_cache import model_identity, model_name
+from camvid_viewer.analysis.cache import model_identity, model_name
 from model.inference import run_now
 
 _FLOW_SCALE = 0.25  # optical flow runs on frames scaled by this (480x360 -> 120x90)

@@ -4,8 +4,8 @@ Headless (numpy + OpenCV; no Qt, no torch): the analysis dock, ``export`` and th
 benchmarks drive the same functions. A *segmenter* is anything with
 ``.segment(frame_bgr, probabilities=False) -> prediction`` whose prediction has
 ``.labels`` (HxW uint8) and, when asked, ``.probabilities`` (C,H,W float32).
-Flicker measures and :class:`TemporalSmoother` live in :mod:`camvid_viewer.temporal`,
-the results cache in :mod:`camvid_viewer.analysis_cache`.
+Flicker measures and :class:`TemporalSmoother` live in :mod:`camvid_viewer.analysis.temporal`,
+the results cache in :mod:`camvid_viewer.analysis.cache`.
 
 Two aggregations, never to be confused:
 
@@ -16,8 +16,8 @@ Two aggregations, never to be confused:
 
 Example::
 
-    from camvid_viewer.media import open_source
-    from camvid_viewer.truth import TruthIndex, find_annotations
+    from camvid_viewer.sources import open_source
+    from camvid_viewer.sources.truth import TruthIndex, find_annotations
     from model.inference import Segmenter
     source = open_source("../shared/camvid/val")
     truth = TruthIndex.for_source(source, find_annotations(source))
@@ -67,7 +67,7 @@ from pathlib import Path
 import numpy as np
 
 # The cache and the temporal code have modules of their own; their public names stay importable here.
-from camvid_viewer.analysis_cache import (
+from camvid_viewer.analysis.cache import (
     cache_key,
     default_cache_dir,
     model_identity,
@@ -75,7 +75,7 @@ from camvid_viewer.analysis_cache import (
     read_cache,
     write_cache,
 )
-from camvid_viewer.temporal import (
+from camvid_viewer.analysis.temporal import (
     TemporalSmoother,
     label_change_rate,
     motion_flow,
@@ -161,7 +161,7 @@ def evaluate_source(
     """Run ``segmenter`` over every labelled frame of ``source`` and score it against the truth.
 
     Args:
-        source: a ``camvid_viewer.media.FrameSource`` (``read``, ``frames``, ``frame_name``,
+        source: a ``camvid_viewer.sources.FrameSource`` (``read``, ``frames``, ``frame_name``,
             ``frame_count``, ``path``).
         truth_index: a ``TruthIndex`` (``labelled_indices``, ``read(index)``).
         segmenter: ``.segment(frame) -> prediction`` with ``.labels``; a stateful one (a
@@ -274,7 +274,7 @@ def evaluate_path(
     The viewer's own source object is being read by its playback threads; a video decoder
     must not be sought from two threads, so the evaluation opens its own.
     """
-    from camvid_viewer.media import open_source
+    from camvid_viewer.sources import open_source
 
     with open_source(path) as source:
         return evaluate_source(source, truth_index, segmenter, progress=progress, cancel=cancel,

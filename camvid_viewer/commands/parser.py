@@ -20,19 +20,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="camvid-viewer", description="Live semantic segmentation of road video.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_model_commands(sub)
-    from camvid_viewer.bench import add_bench_command
-    from camvid_viewer.predict import add_predict_command
+    from camvid_viewer.commands.bench import add_bench_command
+    from camvid_viewer.commands.predict import add_predict_command
 
     add_predict_command(sub)
     add_bench_command(sub)
     try:
-        from camvid_viewer.export_cli import add_export_command
+        from camvid_viewer.commands.export import add_export_command
     except ImportError:
         pass
     else:
         add_export_command(sub)
     try:
-        from camvid_viewer.download import add_download_command
+        from camvid_viewer.sources.download import add_download_command
     except ImportError:
         pass
     else:

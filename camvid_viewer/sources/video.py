@@ -1,4 +1,4 @@
-"""Frame sources: video file, frame folder, live stream.
+"""Video files, decoded with PyAV: frame-accurate random access and fast sequential reading.
 
 numpy, OpenCV and PyAV only: no Qt, no torch, so the exporter runs on a machine with no display.
 
@@ -19,130 +19,25 @@ Usage::
 
 from __future__ import annotations
 
-__all__ = [
-    "MediaError",
-    "FrameInfo",
-    "FrameSource",
-    "VideoSource",
-    "FolderSource",
-    "StreamSource",
-    "open_source",
-    "short_reason",
-]
+__all__ = ["VideoSource"]
+
 
 import bisect
-import re
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
-from model.data import DataError, list_images, read_image
+from camvid_viewer.sources.base import FrameInfo, FrameSource, MediaError, short_reason
 
 #: Frames decoded forward (instead of seeking) when ``read`` asks for a frame a little ahead.
 _FORWARD_WINDOW = 48
 #: FFmpeg demuxers/decoders that turn text files into "video".
 _TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 _TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
-
-
-class MediaError(Exception):
-    """A source or output problem; the message is one line naming the file.
-
-    ``index`` is the frame concerned, when the problem is one frame of an otherwise good source.
-    """
-
-    def __init__(self, message: str, *, index: int | None = None) -> None:
-        super().__init__(message)
-        self.index = index
-
-
-@dataclass(frozen=True)
-class FrameInfo:
-    """Where a frame sits in its source."""
-
-    index: int
-    time_s: float
-
-
-class FrameSource(ABC):
-    """Frames of a video file, a frame folder or a live stream, read by index.
-
-    Attributes:
-        path: what was opened (file, folder, URL or camera index).
-        kind: ``"video"``, ``"folder"`` or ``"stream"``.
-        frame_count: number of frames, ``None`` for live streams.
-        fps: frames per second (a folder's is chosen by the caller).
-        size: ``(width, height)`` of the first frame.
-        is_live: frames arrive in real time and cannot be sought.
-    """
-
-    path: str
-    kind: str
-    frame_count: int | None
-    fps: float
-    size: tuple[int, int]
-    is_live: bool = False
-
-    @abstractmethod
-    def read(self, index: int) -> np.ndarray:
-        """Frame ``index`` as BGR uint8; :class:`MediaError` for an unreadable frame."""
-
-    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(index, frame)`` for ``start <= index < stop`` in order.
-
-        Raises :class:`MediaError` (with ``index``) at the first unreadable frame; a caller that
-        wants to go on past it starts a new iterator at ``index + 1``.
-        """
-        stop = self._clamp_stop(stop)
-        for index in range(max(0, start), stop):
-            yield index, self.read(index)
-
-    def frame_name(self, index: int) -> str:
-        """A file-name stem for the frame: its file's stem in a folder, ``000120`` in a video."""
-        return f"{index:06d}"
-
-    def info(self, index: int) -> FrameInfo:
-        """The frame's index and time from the start of the source."""
-        return FrameInfo(index=index, time_s=index / self.fps if self.fps else 0.0)
-
-    def close(self) -> None:  # noqa: B027 - sources with nothing to release inherit this
-        """Release files and decoders; the source cannot be read afterwards."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.path!r}, frames={self.frame_count}, fps={self.fps:g}, size={self.size})"
-
-    def _check_index(self, index: int) -> int:
-        index = int(index)
-        if index < 0 or (self.frame_count is not None and index >= self.frame_count):
-            raise IndexError(f"{self.path}: frame {index} out of range 0..{(self.frame_count or 0) - 1}")
-        return index
-
-    def _clamp_stop(self, stop: int | None) -> int:
-        count = self.frame_count if self.frame_count is not None else 0
-        return count if stop is None else max(0, min(int(stop), count))
-
-
-# --------------------------------------------------------------------------- video files
-
-
-def short_reason(exc: BaseException) -> str:
-    """FFmpeg/OS error text without the errno and the file name (the message names the file once)."""
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    text = re.sub(r"\[Errno -?\d+\]\s*", "", " ".join(str(text).split()))
-    return re.sub(r":\s*'[^']*'$", "", text)
 
 
 class VideoSource(FrameSource):
@@ -390,155 +285,3 @@ class VideoSource(FrameSource):
         with self._lock:
             self._decoder = None
             self._container.close()
-
-
-# --------------------------------------------------------------------------- frame folders
-
-
-class FolderSource(FrameSource):
-    """Image files of a folder in natural order (``frame2`` before ``frame10``).
-
-    Frames are returned at their own size; callers handle a folder of mixed sizes.
-
-    Args:
-        path: the folder.
-        fps: the frame rate to play or export it at.
-    """
-
-    kind = "folder"
-
-    def __init__(self, path: str | Path, *, fps: float = 15.0) -> None:
-        self.path = str(path)
-        folder = Path(path)
-        if not folder.exists():
-            raise MediaError(f"{path}: no such folder")
-        try:
-            self.files = list_images(folder)
-        except (DataError, OSError) as exc:
-            raise MediaError(f"{path}: cannot list the folder ({short_reason(exc)})") from None
-        if not self.files:
-            raise MediaError(f"{path}: no image files (png/jpg/bmp/tif) in this folder")
-        if not fps > 0:
-            raise MediaError(f"{path}: frame rate must be > 0, got {fps}")
-        self.frame_count = len(self.files)
-        self.fps = float(fps)
-        self.size = self._first_size()
-
-    def _first_size(self) -> tuple[int, int]:
-        for file in self.files:
-            try:
-                image = read_image(file)
-            except DataError:
-                continue
-            return image.shape[1], image.shape[0]
-        raise MediaError(f"{self.path}: none of the {len(self.files)} image files can be read")
-
-    def read(self, index: int) -> np.ndarray:
-        file = self.files[self._check_index(index)]
-        try:
-            return read_image(file)
-        except DataError as exc:
-            raise MediaError(str(exc), index=index) from None
-
-    def frame_name(self, index: int) -> str:
-        return self.files[self._check_index(index)].stem
-
-    def index_of_stem(self, stem: str) -> int | None:
-        """The index of the frame whose file stem is ``stem``."""
-        if not hasattr(self, "_stems"):
-            self._stems = {f.stem: i for i, f in enumerate(self.files)}
-        return self._stems.get(stem)
-
-
-# --------------------------------------------------------------------------- live streams
-
-
-class StreamSource(FrameSource):
-    """A live stream (RTSP/HTTP URL) or a camera (all-digit index) read with OpenCV.
-
-    Frames are numbered as they arrive; only the latest frame can be read again.
-    """
-
-    kind = "stream"
-    is_live = True
-
-    def __init__(self, url: str, *, open_timeout_s: float = 10.0) -> None:
-        self.path = str(url)
-        target = int(url) if str(url).isdigit() else str(url)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000)] if not isinstance(target, int) else []
-        self._capture = cv2.VideoCapture(target, cv2.CAP_ANY, params)
-        if not self._capture.isOpened():
-            raise MediaError(f"{url}: cannot open the stream or camera")
-        ok, frame = self._capture.read()
-        if not ok or frame is None:
-            self._capture.release()
-            raise MediaError(f"{url}: stream opened but sends no frames")
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if 0 < fps < 1000 else 25.0
-        self.frame_count = None
-        self.size = (frame.shape[1], frame.shape[0])
-        self._latest = (0, frame)
-        self._pending: np.ndarray | None = frame  # the first frame, not yet handed out by frames()
-        self._lock = threading.Lock()
-
-    def read(self, index: int) -> np.ndarray:
-        latest_index, frame = self._latest
-        if int(index) != latest_index:
-            raise MediaError(f"{self.path}: a live stream cannot seek (frame {index}; latest is {latest_index})", index=index)
-        return frame
-
-    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Frames as they arrive; ``start`` and ``stop`` count arriving frames."""
-        while stop is None or self._latest[0] < stop:
-            with self._lock:
-                if self._pending is not None:
-                    frame, self._pending = self._pending, None
-                    index = self._latest[0]
-                else:
-                    ok, frame = self._capture.read()
-                    if not ok or frame is None:
-                        return
-                    index = self._latest[0] + 1
-                    self._latest = (index, frame)
-            if index >= start:
-                yield index, frame
-
-    def close(self) -> None:
-        self._capture.release()
-
-
-# --------------------------------------------------------------------------- opening
-
-
-def open_source(path: str | Path, *, fps: float = 15.0) -> FrameSource:
-    """A folder -> :class:`FolderSource` (at ``fps``), a file -> :class:`VideoSource`,
-    ``rtsp://``/``http(s)://`` or an all-digit camera index -> :class:`StreamSource`."""
-    text = str(path)
-    if text.isdigit() or re.match(r"^(rtsp|rtmp|https?)://", text, re.IGNORECASE):
-        return StreamSource(text)
-    p = Path(text).expanduser()
-    if p.is_dir():
-        return FolderSource(p, fps=fps)
-    if not p.exists():
-        raise MediaError(f"{text}: no such file or folder")
-    return VideoSource(p)
-
-
-# Truth lookup and the video writer have modules of their own (camvid_viewer.truth,
-# camvid_viewer.video_writer); old imports from here still work. Resolved lazily because
-# both modules import this one.
-_MOVED = {
-    "find_annotations": "camvid_viewer.truth",
-    "TruthIndex": "camvid_viewer.truth",
-    "VideoWriter": "camvid_viewer.video_writer",
-    "temp_path_for": "camvid_viewer.video_writer",
-    "remove_stale_temps": "camvid_viewer.video_writer",
-}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@ and the background job; Qt-free, so it is tested without a ``QApplication``.
 
 Usage::
 
-    from camvid_viewer.export_job import run_export, format_progress
+    from camvid_viewer.export.dialog_backend import run_export, format_progress
     result = run_export("clip.mp4", Path("clip-export.mp4"), options=ExportOptions(),
                         make_segmenter=Segmenter, progress=print, cancel=threading.Event())
 """
@@ -23,9 +23,9 @@ __all__ = [
 import threading
 from pathlib import Path
 
-from camvid_viewer.export import ExportCancelled, ExportOptions, check_export, export_video
-from camvid_viewer.media import open_source
-from camvid_viewer.temporal import TemporalSmoother
+from camvid_viewer.analysis.temporal import TemporalSmoother
+from camvid_viewer.export.job import ExportCancelled, ExportOptions, check_export, export_video
+from camvid_viewer.sources import open_source
 
 # The exporter speaks the command line's language; the dialog names its own fields instead.
 _WORDING = (

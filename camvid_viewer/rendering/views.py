@@ -6,7 +6,7 @@ its inputs untouched.
 
 Usage::
 
-    from camvid_viewer.render import render_view
+    from camvid_viewer.rendering.views import render_view
     from model.classes import CLASS_NAMES, palette_bgr
 
     image = render_view("overlay", frame, labels, truth, palette_bgr=palette_bgr(), opacity=0.5,

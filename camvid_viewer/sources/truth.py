@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camvid_viewer.media import FolderSource, FrameSource, MediaError, short_reason
+from camvid_viewer.sources import FolderSource, FrameSource, MediaError, short_reason
 from model.data import DataError, list_images, read_label
 
 

@@ -1,7 +1,7 @@
 """x264 settings for exported overlays: CPU per frame, file size and quality, side by side.
 
 Beside a CPU model both cores are busy, so every encoder millisecond is taken from the model;
-this is the measurement behind ``camvid_viewer.export.job.QUALITY``. It encodes the real val clip
+this is the measurement behind ``camvid_viewer.export.QUALITY``. It encodes the real val clip
 drawn as overlays (the truth as labels, legend on: what an export writes) with one x264 thread,
 as the export does beside a CPU model, and decodes it back for PSNR against the drawn frames.
 
@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from camvid_viewer.export.job import QUALITY  # noqa: E402
+from camvid_viewer.export import QUALITY  # noqa: E402
 from camvid_viewer.export.video_writer import VideoWriter  # noqa: E402
-from camvid_viewer.rendering.views import render_view  # noqa: E402
+from camvid_viewer.rendering import render_view  # noqa: E402
 from model.classes import CLASS_NAMES, palette_bgr  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 

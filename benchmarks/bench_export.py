@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from camvid_viewer.export.job import QUALITY, ExportOptions, export_video  # noqa: E402
+from camvid_viewer.export import QUALITY, ExportOptions, export_video  # noqa: E402
 from camvid_viewer.export.video_writer import VideoWriter  # noqa: E402
 from camvid_viewer.sources import VideoSource  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402

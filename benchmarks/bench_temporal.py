@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from camvid_viewer.analysis.evaluation import evaluate_source, mean_of_frames, pooled_scores  # noqa: E402
+from camvid_viewer.analysis import mean_of_frames, pooled_scores
+from camvid_viewer.analysis.evaluation import evaluate_source  # noqa: E402
 from camvid_viewer.analysis.temporal import TemporalSmoother  # noqa: E402
 from camvid_viewer.sources import open_source  # noqa: E402
 from camvid_viewer.sources.truth import TruthIndex, find_annotations  # noqa: E402

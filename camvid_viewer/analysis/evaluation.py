@@ -1,18 +1,12 @@
-"""Whole-source evaluation: per-frame confusion matrices and flicker, both aggregations, exports.
+"""Whole-source evaluation: per-frame confusion matrices and flicker of one model on a source.
 
 Headless (numpy + OpenCV; no Qt, no torch): the analysis dock, ``export`` and the
 benchmarks drive the same functions. A *segmenter* is anything with
 ``.segment(frame_bgr, probabilities=False) -> prediction`` whose prediction has
 ``.labels`` (HxW uint8) and, when asked, ``.probabilities`` (C,H,W float32).
-Flicker measures and :class:`TemporalSmoother` live in :mod:`camvid_viewer.analysis.temporal`,
-the results cache in :mod:`camvid_viewer.analysis.cache`.
-
-Two aggregations, never to be confused:
-
-* **pooled** (:func:`pooled_scores`): one confusion matrix summed over every frame,
-  then IoU per class. The CamVid convention, and what ``python main.py eval`` prints.
-* **mean of frames** (:func:`mean_of_frames`): IoU computed per frame, then averaged
-  over frames (a frame where a class is n/a does not count for that class).
+Aggregations of the result are in :mod:`~camvid_viewer.analysis.summaries`, its files in
+:mod:`~camvid_viewer.analysis.reports`, flicker in :mod:`~camvid_viewer.analysis.temporal`
+and the cache in :mod:`~camvid_viewer.analysis.cache`.
 
 Example::
 
@@ -27,37 +21,8 @@ Example::
 
 from __future__ import annotations
 
-__all__ = [
-    "AnalysisError",
-    "SourceEvaluation",
-    "FrameRow",
-    "MeanOfFrames",
-    "ConfusedPair",
-    "TemporalSmoother",
-    "evaluate_source",
-    "evaluate_path",
-    "SerialisedSegmenter",
-    "pixel_confidence",
-    "default_cache_dir",
-    "cache_key",
-    "model_identity",
-    "pooled_scores",
-    "mean_of_frames",
-    "frame_rows",
-    "worst_frames",
-    "row_normalised",
-    "most_confused_pairs",
-    "summary_json",
-    "write_frame_csv",
-    "write_summary_json",
-    "motion_flow",
-    "warp_previous",
-    "label_change_rate",
-    "sequence_flicker",
-]
+__all__ = ["AnalysisError", "SourceEvaluation", "evaluate_source", "evaluate_path"]
 
-import csv
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -66,33 +31,23 @@ from pathlib import Path
 
 import numpy as np
 
-# The cache and the temporal code have modules of their own; their public names stay importable here.
 from camvid_viewer.analysis.cache import (
     cache_key,
     default_cache_dir,
-    model_identity,
     model_name,
     read_cache,
     write_cache,
 )
 from camvid_viewer.analysis.temporal import (
-    TemporalSmoother,
     label_change_rate,
     motion_flow,
-    sequence_flicker,
-    warp_previous,
 )
-from model.checkpoint import atomic_write
 from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
 from model.metrics import SegmentationScores, scores_from_matrix
 
 
 class AnalysisError(Exception):
     """A source or cache that cannot be analysed; the message names the file."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The evaluation record
 
 
 @dataclass
@@ -142,10 +97,6 @@ class SourceEvaluation:
 def _nanmean(values: np.ndarray) -> float | None:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluating a source
 
 
 def evaluate_source(
@@ -281,37 +232,6 @@ def evaluate_path(
                                cache_dir=cache_dir, use_cache=use_cache)
 
 
-class SerialisedSegmenter:
-    """A segmenter whose calls hold ``lock``, so two threads take turns on one model."""
-
-    def __init__(self, segmenter, lock) -> None:
-        self.segmenter = segmenter
-        self.lock = lock
-
-    def __getattr__(self, name: str):
-        if name in ("segmenter", "lock"):
-            raise AttributeError(name)
-        return getattr(self.segmenter, name)
-
-    def segment(self, frame: np.ndarray, *, probabilities: bool = False):
-        with self.lock:
-            return self.segmenter.segment(frame, probabilities=probabilities)
-
-
-def pixel_confidence(segmenter, frame: np.ndarray, *, lock=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels, winning-class probability, normalised entropy) of one frame, for the confidence view."""
-    if lock is not None:
-        with lock:
-            prediction = segmenter.segment(frame, probabilities=True)
-    else:
-        prediction = segmenter.segment(frame, probabilities=True)
-    probs = np.asarray(prediction.probabilities, dtype=np.float32)
-    confidence = prediction.confidence if getattr(prediction, "confidence", None) is not None else probs.max(axis=0)
-    p = np.clip(probs, 1e-8, 1.0)
-    entropy = np.clip(-(p * np.log(p)).sum(axis=0) / np.log(p.shape[0]), 0.0, 1.0)
-    return np.asarray(prediction.labels), np.asarray(confidence, dtype=np.float32), entropy
-
-
 def _cancel_check(cancel) -> Callable[[], bool]:
     """``cancel`` may be a callable or a ``threading.Event`` (what the UI's BackgroundCall passes)."""
     if cancel is None:
@@ -363,198 +283,3 @@ def _frame_matrix(labels: np.ndarray, truth: np.ndarray, ignore_index: int | Non
     return np.bincount(n * t[valid] + p[valid], minlength=n * n).reshape(n, n)
 
 
-# ---------------------------------------------------------------------------------------------
-# Aggregations and tables
-
-
-def pooled_scores(evaluation: SourceEvaluation) -> SegmentationScores:
-    """Pooled over the source: IoU from ONE confusion matrix summed over all frames (= ``eval``)."""
-    total = evaluation.matrices.sum(axis=0) if len(evaluation) else np.zeros((NUM_CLASSES,) * 2, np.int64)
-    return scores_from_matrix(total, evaluation.class_names, evaluation.ignore_index)
-
-
-@dataclass(frozen=True)
-class MeanOfFrames:
-    """Mean of per-frame scores: each frame scored alone, then averaged; n/a frames skipped."""
-
-    class_names: tuple[str, ...]
-    iou: tuple[float | None, ...]  # per class: mean IoU over the frames where the class is scored
-    dice: tuple[float | None, ...]
-    class_frames: tuple[int, ...]  # per class: how many frames count
-    pixel_accuracy: float | None
-    mean_iou: float | None  # mean over frames of each frame's mIoU
-    mean_dice: float | None
-    frames: int  # frames with a score
-
-    def to_json(self) -> dict:
-        """The ``eval --json`` layout, for the mean-of-frames figures."""
-        return {
-            "pixel_accuracy": self.pixel_accuracy,
-            "mean_iou": self.mean_iou,
-            "mean_dice": self.mean_dice,
-            "per_class": {
-                name: (None if iou is None else {"iou": iou, "dice": dice, "frames": n})
-                for name, iou, dice, n in zip(self.class_names, self.iou, self.dice, self.class_frames, strict=True)
-            },
-            "frames": self.frames,
-        }
-
-
-def _mean(values: Iterable[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
-
-
-def mean_of_frames(evaluation: SourceEvaluation) -> MeanOfFrames:
-    """Mean over frames of per-frame scores (mIoU, pixel accuracy, per-class IoU/Dice)."""
-    scores = evaluation.frame_scores
-    n_classes = len(evaluation.class_names)
-    return MeanOfFrames(
-        class_names=evaluation.class_names,
-        iou=tuple(_mean(s.iou[c] for s in scores) for c in range(n_classes)),
-        dice=tuple(_mean(s.dice[c] for s in scores) for c in range(n_classes)),
-        class_frames=tuple(sum(s.iou[c] is not None for s in scores) for c in range(n_classes)),
-        pixel_accuracy=_mean(s.pixel_accuracy for s in scores),
-        mean_iou=_mean(s.mean_iou for s in scores),
-        mean_dice=_mean(s.mean_dice for s in scores),
-        frames=sum(s.mean_iou is not None for s in scores),
-    )
-
-
-@dataclass(frozen=True)
-class FrameRow:
-    """One row of the per-frame table."""
-
-    index: int
-    name: str
-    mean_iou: float | None
-    pixel_accuracy: float | None
-    iou: tuple[float | None, ...]  # per class
-    flicker: float | None
-    flicker_compensated: float | None
-    truth_change: float | None
-
-
-def _finite(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
-
-
-def frame_rows(evaluation: SourceEvaluation) -> list[FrameRow]:
-    """The per-frame table: frame index, name, mIoU, pixel accuracy, per-class IoU, flicker."""
-    return [
-        FrameRow(
-            index=int(evaluation.indices[k]),
-            name=evaluation.names[k],
-            mean_iou=s.mean_iou,
-            pixel_accuracy=s.pixel_accuracy,
-            iou=s.iou,
-            flicker=_finite(evaluation.flicker[k]),
-            flicker_compensated=_finite(evaluation.flicker_compensated[k]),
-            truth_change=_finite(evaluation.truth_change[k]),
-        )
-        for k, s in enumerate(evaluation.frame_scores)
-    ]
-
-
-def worst_frames(rows: Sequence[FrameRow], *, by: str | int = "mean_iou", count: int | None = None) -> list[FrameRow]:
-    """Rows sorted worst first by ``"mean_iou"``, ``"pixel_accuracy"`` or a class (index or name).
-
-    Frames where that figure is n/a are left out.
-    """
-    if isinstance(by, str) and by not in ("mean_iou", "pixel_accuracy"):
-        by = CLASS_NAMES.index(by)
-
-    def value(row: FrameRow) -> float | None:
-        return row.iou[by] if isinstance(by, int) else getattr(row, by)
-
-    scored = [r for r in rows if value(r) is not None]
-    scored.sort(key=lambda r: (value(r), r.index))
-    return scored[:count] if count is not None else scored
-
-
-def row_normalised(matrix: np.ndarray) -> np.ndarray:
-    """Each truth row divided by its total: entry (t, p) = share of class-t pixels predicted p."""
-    m = np.asarray(matrix, dtype=np.float64)
-    totals = m.sum(axis=1, keepdims=True)
-    return np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
-
-
-@dataclass(frozen=True)
-class ConfusedPair:
-    """Class ``truth`` predicted as ``prediction`` for ``share`` of its pixels."""
-
-    truth: int
-    prediction: int
-    truth_name: str
-    prediction_name: str
-    share: float  # of the truth class's scored pixels
-    pixels: int
-
-
-def most_confused_pairs(
-    matrix: np.ndarray, *, class_names: Sequence[str] = CLASS_NAMES, ignore_index: int | None = VOID_INDEX, top: int = 5
-) -> list[ConfusedPair]:
-    """Off-diagonal cells of the row-normalised matrix, largest first."""
-    m = np.asarray(matrix, dtype=np.int64)
-    norm = row_normalised(m)
-    pairs = [
-        ConfusedPair(t, p, class_names[t], class_names[p], float(norm[t, p]), int(m[t, p]))
-        for t in range(m.shape[0])
-        for p in range(m.shape[1])
-        if t != p and t != ignore_index and m[t, p] > 0
-    ]
-    pairs.sort(key=lambda c: (-c.share, -c.pixels))
-    return pairs[:top]
-
-
-# ---------------------------------------------------------------------------------------------
-# Exports
-
-
-def summary_json(evaluation: SourceEvaluation) -> dict:
-    """``eval --json`` schema (pooled) plus ``mean_of_frames``, ``flicker`` and provenance."""
-    out = pooled_scores(evaluation).to_json(frames=len(evaluation))
-    out["aggregation"] = "pooled: one confusion matrix summed over all frames (CamVid convention, as eval)"
-    mean = mean_of_frames(evaluation).to_json()
-    mean["aggregation"] = "mean over frames of per-frame scores; frames where a class is n/a skipped"
-    out["mean_of_frames"] = mean
-    out["flicker"] = {
-        "prediction": evaluation.flicker_total(),
-        "prediction_motion_compensated": evaluation.flicker_total(compensated=True),
-        "truth": evaluation.truth_change_total(),
-        "truth_motion_compensated": evaluation.truth_change_total(compensated=True),
-        "meaning": "mean share of pixels whose label changes from the previous frame",
-    }
-    out["model"] = evaluation.model_name
-    out["source"] = evaluation.source_path
-    return out
-
-
-def write_summary_json(path: str | Path, evaluation: SourceEvaluation) -> Path:
-    """Write :func:`summary_json` atomically."""
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(summary_json(evaluation), indent=2) + "\n")
-    return path
-
-
-def write_frame_csv(path: str | Path, evaluation: SourceEvaluation) -> Path:
-    """Write the per-frame table as CSV (empty cell = n/a), atomically."""
-    path = Path(path)
-    classes = [(c, n) for c, n in enumerate(evaluation.class_names) if c != evaluation.ignore_index]
-
-    def cell(v: float | None) -> str:
-        return "" if v is None else f"{v:.6f}"
-
-    with atomic_write(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            ["frame_index", "frame_name", "mean_iou", "pixel_accuracy", "flicker", "flicker_motion_compensated", "truth_change"]
-            + [f"iou_{n}" for _, n in classes]
-        )
-        for r in frame_rows(evaluation):
-            writer.writerow(
-                [r.index, r.name, cell(r.mean_iou), cell(r.pixel_accuracy), cell(r.flicker), cell(r.flicker_compensated), cell(r.truth_change)]
-                + [cell(r.iou[c]) for c, _ in classes]
-            )
-    return path

@@ -80,7 +80,7 @@ def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), fr
     """One result dict per (backend, size): backend, device, size, model_fps, pipeline_fps, peak_rss_mb."""
     import cv2
 
-    from camvid_viewer.rendering.views import blend
+    from camvid_viewer.rendering import blend
     from model.inference import Segmenter
 
     results = []

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from camvid_viewer.analysis.temporal import TemporalSmoother
-from camvid_viewer.export.job import (
+from camvid_viewer.export import (
     EXPORT_VIEWS,
     ON_BAD_FRAME,
     QUALITY,

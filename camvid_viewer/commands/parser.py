@@ -8,6 +8,8 @@ import argparse
 import json
 import sys
 
+from camvid_viewer.messages import one_line
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other user error
@@ -21,37 +23,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_model_commands(sub)
     from camvid_viewer.commands.bench import add_bench_command
+    from camvid_viewer.commands.download import add_download_command
+    from camvid_viewer.commands.export import add_export_command
     from camvid_viewer.commands.predict import add_predict_command
 
     add_predict_command(sub)
     add_bench_command(sub)
-    try:
-        from camvid_viewer.commands.export import add_export_command
-    except ImportError:
-        pass
-    else:
-        add_export_command(sub)
-    try:
-        from camvid_viewer.sources.download import add_download_command
-    except ImportError:
-        pass
-    else:
-        add_download_command(sub)
+    add_export_command(sub)
+    add_download_command(sub)
     return parser
 
 
 def run_command(argv: list[str]) -> int:
     """Parse and run; known failures print ``camvid-viewer: <what>`` and return non-zero."""
-    from model.checkpoint import CheckpointError
-    from model.cli import UserError
-    from model.data import DataError
-    from model.networks.backbones import BackboneWeightsError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, DataError, CheckpointError, BackboneWeightsError, OSError, ValueError, RuntimeError) as exc:
-        message = _one_line(exc)
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        message = one_line(exc)
         if getattr(args, "progress", None) == "json":  # the training dialog reads stdout
             print(json.dumps({"event": "error", "message": message}), flush=True)
         print(f"camvid-viewer {args.command}: {message}", file=sys.stderr)
@@ -61,6 +52,19 @@ def run_command(argv: list[str]) -> int:
         return 130
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that are the user's input, not a bug: printed as one line.
+
+    ``BackboneWeightsError`` is taken from ``sys.modules``, not imported: it can only have been
+    raised once the networks (and torch) were loaded, and this module stays outside torch.
+    """
+    from model.checkpoint import CheckpointError
+    from model.cli import UserError
+    from model.data import DataError
+
+    errors = [UserError, DataError, CheckpointError, OSError, ValueError, RuntimeError]
+    backbones = sys.modules.get("model.networks.backbones")
+    if backbones is not None:
+        errors.append(backbones.BackboneWeightsError)
+    return tuple(errors)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 
-from camvid_viewer.rendering.views import colourise
+from camvid_viewer.rendering import colourise
 from camvid_viewer.sources import MediaError, open_source
 
 

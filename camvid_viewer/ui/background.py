@@ -7,19 +7,16 @@ can never hang shutdown; the signals are queued onto the receiver's (GUI) thread
 
 from __future__ import annotations
 
-__all__ = ["BackgroundCall", "one_line"]
+__all__ = ["BackgroundCall"]
 
 import inspect
 import threading
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from camvid_viewer.messages import one_line
+
 _LIVE_CALLS: set = set()  # keeps BackgroundCall objects alive until their thread ends
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (its type name when it has none)."""
-    return " ".join((str(exc) or type(exc).__name__).split())
 
 
 class BackgroundCall(QObject):

@@ -13,7 +13,7 @@ from PyQt6.QtCore import QPoint, QRect, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QLabel, QListWidget, QToolTip, QVBoxLayout, QWidget
 
-from camvid_viewer.analysis.evaluation import most_confused_pairs, row_normalised
+from camvid_viewer.analysis import most_confused_pairs, row_normalised
 from model.classes import CLASS_NAMES, VOID_INDEX
 
 

@@ -2,9 +2,9 @@
 
 The window opens it with ``ExportDialog(window.session, parent=window)``; every default comes
 from that session (source, truth folder, view, opacity, legend, hidden classes, model path,
-device and backend). The export runs :func:`camvid_viewer.export.job.export_video` on a
+device and backend). The export runs :func:`camvid_viewer.export.export_video` on a
 :class:`~camvid_viewer.ui.pipeline.BackgroundCall` thread with its own copy of the model (loaded
-by ``workers.load_segmenter``), so playback and export never share one model object and the
+by ``camvid_viewer.loaders.load_segmenter``), so playback and export never share one model object and the
 viewer stays usable. If the window shows the dialog with ``exec()``, the dialog drops its
 modality when the export starts. Cancel, an error or quitting leaves no file behind
 (``export_video`` writes to temp files and renames them only on success).
@@ -36,6 +36,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
+from camvid_viewer.export import EXPORT_VIEWS, ExportOptions, output_plan
 from camvid_viewer.export.dialog_backend import (
     default_output,
     existing_outputs,
@@ -45,9 +46,10 @@ from camvid_viewer.export.dialog_backend import (
     run_export,
     window_wording,
 )
-from camvid_viewer.export.job import EXPORT_VIEWS, ExportOptions, output_plan
+from camvid_viewer.loaders import load_segmenter
+from camvid_viewer.messages import one_line
+from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.form_widgets import button, choices, row, titled_group
-from camvid_viewer.ui.pipeline import BackgroundCall, load_segmenter, one_line
 
 QUALITY_TITLES = {"draft": "Draft (smaller file)", "standard": "Standard", "high": "High (encodes ~10x slower)"}
 BAD_FRAME_TITLES = {"stop": "Stop with an error", "repeat": "Repeat the previous frame"}

@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camvid_viewer.loaders import build_truth, load_segmenter, open_source_with_truth
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.actions import ViewerActions, optional_module
 from camvid_viewer.ui.background import BackgroundCall
@@ -39,12 +40,7 @@ from camvid_viewer.ui.file_dialogs import FileDialogs
 from camvid_viewer.ui.legend import LegendDock
 from camvid_viewer.ui.metrics_dock import MetricsDock
 from camvid_viewer.ui.notice import NoticeBar
-from camvid_viewer.ui.pipeline import (
-    InferencePipeline,
-    build_truth,
-    load_segmenter,
-    open_source_with_truth,
-)
+from camvid_viewer.ui.pipeline import InferencePipeline
 from camvid_viewer.ui.playback_bar import PlaybackBar
 from camvid_viewer.ui.playback_controls import PlaybackControls
 from camvid_viewer.ui.settings import ViewerSettings
@@ -309,7 +305,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
 
     # -- the rendered view ------------------------------------------------------------------
     def _render(self) -> None:
-        from camvid_viewer.rendering.views import render_view
+        from camvid_viewer.rendering import render_view
 
         s, result = self.session, self.session.result
         if result is None:

@@ -16,8 +16,7 @@ whose display time has passed (counted), every-frame mode waits for the model.
 
 from __future__ import annotations
 
-# BackgroundCall and one_line live in ui/background.py; re-exported for callers of the bridge.
-__all__ = ["MODEL_LOCK", "BackgroundCall", "InferencePipeline", "analyse_frame", "one_line"]
+__all__ = ["InferencePipeline"]
 
 import queue
 import threading
@@ -25,41 +24,11 @@ import time
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camvid_viewer.session import FrameResult, frame_interval
-from camvid_viewer.ui.background import BackgroundCall, one_line
-from model.classes import NUM_CLASSES, VOID_INDEX
-from model.metrics import ConfusionMatrix
+from camvid_viewer.analysis.live import analyse_frame
+from camvid_viewer.messages import one_line
+from camvid_viewer.session import frame_interval
 
 _END = object()
-#: Serialises model calls: the still thread and a playback run may overlap briefly, and the
-#: analysis dock's evaluation takes turns with playback on the same model.
-MODEL_LOCK = threading.Lock()
-
-
-def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation: int) -> FrameResult:
-    """Segment one frame and score it against its annotation when there is one."""
-    labels, model_ms = None, None
-    if model is not None:
-        start = time.perf_counter()
-        with MODEL_LOCK:
-            labels = model.segment(frame).labels
-        model_ms = (time.perf_counter() - start) * 1000
-    truth_labels, note, matrix = None, None, None
-    if truth is not None and truth.has(index):
-        try:
-            truth_labels = truth.read(index)
-        except Exception as exc:  # noqa: BLE001 - a bad label file is a note, not a crash
-            note = one_line(exc)
-        if truth_labels is not None and truth_labels.shape != frame.shape[:2]:
-            h, w = truth_labels.shape
-            note = f"frame {index}: annotation is {w}x{h} but the frame is {frame.shape[1]}x{frame.shape[0]}; not scored"
-            truth_labels = None
-    if labels is not None and truth_labels is not None:
-        matrix = ConfusionMatrix(NUM_CLASSES, ignore_index=VOID_INDEX).matrix_of(labels, truth_labels)
-    return FrameResult(
-        index=index, frame=frame, labels=labels, truth=truth_labels, frame_matrix=matrix,
-        model_ms=model_ms, time_s=time_s, generation=generation, note=note,
-    )
 
 
 def _time_of(source, index: int) -> float:
@@ -332,73 +301,3 @@ class InferencePipeline(QObject):
             signal.emit(*args)
         except RuntimeError:  # window already gone
             pass
-
-
-# -- one-off jobs run through BackgroundCall ---------------------------------------------------
-def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "auto"):
-    """A ``model.inference.Segmenter`` (``path=None``: the shipped model); errors name the file."""
-    from pathlib import Path
-
-    from model.inference import Segmenter, default_model_path
-
-    if path is None:
-        default = Path(default_model_path())
-        if not default.is_file():
-            raise FileNotFoundError(f"{default}: the shipped model is missing; open one with Model > Open model...")
-        path = str(default)
-    try:
-        return Segmenter(path, device=device, backend=backend, threads=_env_threads())
-    except Exception as exc:  # noqa: BLE001 - any failure to load is the file's problem, named once
-        message = one_line(exc)
-        raise RuntimeError(message if str(path) in message else f"{path}: {message}") from None
-
-
-def _env_threads() -> int | None:
-    """``OMP_NUM_THREADS`` when set (as torch itself would), else the Segmenter's default (all cores).
-
-    On a busy machine, more inference threads than free cores makes every frame many times
-    slower; the variable is the usual way to say how many to use.
-    """
-    import os
-
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
-
-
-def open_source_with_truth(path: str, annotations: str | None = None):
-    """Open ``path`` and find its annotations; returns ``(source, truth | None, note | None)``.
-
-    The first frame is decoded here, so a corrupt file fails now, before it replaces the
-    source on screen.
-    """
-    from camvid_viewer.sources import open_source
-    from camvid_viewer.sources.truth import TruthIndex, find_annotations
-
-    source = open_source(path)
-    try:
-        truth, note = None, None
-        if not source.is_live:
-            source.read(0)
-            folder = annotations or find_annotations(source)
-            if folder is not None:
-                try:
-                    truth = TruthIndex.for_source(source, folder)
-                except Exception as exc:  # noqa: BLE001 - no truth is a note, the source is fine
-                    note = one_line(exc)
-                else:
-                    if not truth.labelled_indices:
-                        note = f"{folder}: no annotation matches a frame of {path}"
-    except BaseException:
-        source.close()
-        raise
-    return source, truth, note
-
-
-def build_truth(source, folder: str):
-    """The annotation index of ``folder`` for ``source``; an error when nothing matches."""
-    from camvid_viewer.sources.truth import TruthIndex
-
-    truth = TruthIndex.for_source(source, folder)
-    if not truth.labelled_indices:
-        raise ValueError(f"{folder}: no annotation matches a frame of {source.path}")
-    return truth

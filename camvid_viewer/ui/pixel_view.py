@@ -15,13 +15,13 @@ from PyQt6.QtCore import QRect, Qt, pyqtSignal
 from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
-from camvid_viewer.analysis.evaluation import pixel_confidence
+from camvid_viewer.analysis import pixel_confidence
+from camvid_viewer.analysis.live import MODEL_LOCK
 from camvid_viewer.analysis.pixel_views import confidence_heatmap, error_split, hover_readout
 from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.canvas import bgr_to_qimage, fit_rect
-from camvid_viewer.ui.pipeline import MODEL_LOCK
 
 
 class _ImageView(QWidget):

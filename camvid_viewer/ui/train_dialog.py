@@ -31,8 +31,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camvid_viewer import training as job
 from camvid_viewer.sources.download import user_data_dir
-from camvid_viewer.training import job
 from camvid_viewer.ui.form_widgets import button, row
 from camvid_viewer.ui.train_plots import TrainingPlots
 

@@ -18,7 +18,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer.analysis.evaluation import FrameRow, SourceEvaluation, frame_rows
+from camvid_viewer.analysis import FrameRow, frame_rows
+from camvid_viewer.analysis.evaluation import SourceEvaluation
 from model.classes import CLASS_NAMES, VOID_INDEX
 
 SORT_ROLE = Qt.ItemDataRole.UserRole  # numeric value; n/a sorts after every number

@@ -102,7 +102,7 @@ def main() -> int:
         gate = threading.Event()
 
         def make_segmenter():
-            from camvid_viewer.ui.pipeline import load_segmenter
+            from camvid_viewer.loaders import load_segmenter
 
             return _HeldSegmenter(load_segmenter(str(model_path), device="cpu"), args.frames // 3, gate)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPointF, Qt
 
-from camvid_viewer.analysis import evaluation as analysis
+from camvid_viewer import analysis
 from model.classes import NUM_CLASSES, VOID_INDEX
 
 WAIT_MS = 60_000

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from media_samples import audio_samples, decode_all, dominant_frequency, val_frames, write_video
 
-from camvid_viewer.export.job import ExportCancelled, ExportOptions, export_video
+from camvid_viewer.export import ExportCancelled, ExportOptions, export_video
 from main import main
 from model.classes import CLASS_NAMES, VOID_INDEX
 

@@ -169,7 +169,7 @@ class GatedSegmenter:
 
 
 def test_cancel_midway_leaves_no_output_and_no_temp_file(qtbot, make_dialog, small_checkpoint, tmp_path):
-    from camvid_viewer.ui.pipeline import load_segmenter
+    from camvid_viewer.loaders import load_segmenter
 
     gate = threading.Event()
     dialog = make_dialog(segmenter_factory=lambda: GatedSegmenter(load_segmenter(str(small_checkpoint), backend="torch"), gate))

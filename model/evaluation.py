@@ -4,10 +4,13 @@ from __future__ import annotations
 
 __all__ = ["evaluate_folder", "format_table"]
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
-from model.data import DataError, list_images, pair_by_stem, read_image, read_label
+from model.data import DataError, list_images, read_image, read_label
 from model.metrics import ConfusionMatrix
 
 
@@ -24,33 +27,97 @@ def evaluate_folder(
 ) -> dict:
     """Pooled scores (one confusion matrix) over every frame that has an annotation.
 
-    With ``predictions``, label PNGs paired by file stem are scored instead of running a model.
+    Frames without one are not scored; their count is the result's ``frames_without_truth``
+    (present when there are any). With ``predictions``, label PNGs paired by file stem are scored
+    instead of running a model (the classes are ``model``'s when given, else CamVid's).
+    The model's classes must cover the truth: a truth (or predicted) value the model has no
+    class for raises :class:`DataError` rather than being silently dropped from the scores.
     """
-    cm = ConfusionMatrix(NUM_CLASSES, ignore_index=None if include_void else VOID_INDEX, class_names=CLASS_NAMES)
-    pairs = pair_by_stem(images, annotations)
+    pairs, without_truth = _pairs_with_truth(images, annotations)
     if predictions is not None:
+        classes = _card_classes(model)
+        cm = _matrix(classes, include_void)
         saved = {p.stem: p for p in list_images(predictions)}
         missing = [img for img, _ in pairs if img.stem not in saved]
         if missing:
             raise DataError(f"{missing[0]}: no predicted label map with this name in {predictions}")
         for image, truth_path in _progress(pairs, progress, "scoring"):
-            pred, truth = read_label(saved[image.stem]), read_label(truth_path)
+            truth, pred = _read_labels(truth_path, classes, "truth"), _read_labels(saved[image.stem], classes, "predicted")
             _check_size(saved[image.stem], pred, truth_path, truth)
             cm.update(pred, truth)
     else:
         from model.inference import Segmenter
 
         segmenter = Segmenter(model, backend=backend, device=device)
+        classes = _Classes(segmenter.path, segmenter.class_names, _void_of(segmenter.card, segmenter.class_names))
+        cm = _matrix(classes, include_void)
 
         def truth_and_frames():
             for image_path, truth_path in _progress(pairs, progress, "evaluating"):
-                frame, truth = read_image(image_path), read_label(truth_path)
+                frame, truth = read_image(image_path), _read_labels(truth_path, classes, "truth")
                 _check_size(image_path, frame[..., 0], truth_path, truth)
                 yield truth, frame
 
         for truth, prediction in segmenter.segment_stream(truth_and_frames()):
             cm.update(prediction.labels, truth)
-    return cm.compute().to_json(frames=len(pairs))
+    result = cm.compute().to_json(frames=len(pairs))
+    if without_truth:
+        result["frames_without_truth"] = without_truth
+    return result
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """The label set scores are computed over: whose it is, its names and its void index."""
+
+    source: str | Path
+    names: tuple[str, ...]
+    void_index: int | None
+
+
+def _pairs_with_truth(images, annotations) -> tuple[list[tuple[Path, Path]], int]:
+    """(frame, annotation) pairs by file stem, and how many frames have no annotation."""
+    frames = list_images(images)
+    if not frames:
+        raise DataError(f"{images}: no image files (png/jpg) in this folder")
+    truth = {p.stem: p for p in list_images(annotations)}
+    pairs = [(f, truth[f.stem]) for f in frames if f.stem in truth]
+    if not pairs:
+        raise DataError(f"{images}: nothing to score: each of its {len(frames)} frames has no annotation "
+                        f"in {annotations} (annotations pair with frames by file stem)")
+    return pairs, len(frames) - len(pairs)
+
+
+def _card_classes(model) -> _Classes:
+    if model is None:
+        return _Classes("CamVid", CLASS_NAMES, VOID_INDEX)
+    from model.checkpoint import read_card
+
+    card = read_card(model)
+    names = tuple(card["classes"])
+    return _Classes(model, names, _void_of(card, names))
+
+
+def _void_of(card: dict, names) -> int | None:
+    # Cards from before void_index was stored are CamVid's 12 classes with void last.
+    return card.get("void_index", VOID_INDEX if len(names) == NUM_CLASSES else None)
+
+
+def _matrix(classes: _Classes, include_void: bool) -> ConfusionMatrix:
+    ignore = None if include_void else classes.void_index
+    return ConfusionMatrix(len(classes.names), ignore_index=ignore, class_names=classes.names)
+
+
+def _read_labels(path: Path, classes: _Classes, what: str):
+    """A label map whose every value is one of ``classes`` (void included)."""
+    labels = read_label(path, num_classes=256)
+    n = len(classes.names)
+    if int(labels.max(initial=0)) >= n:
+        extra = [int(v) for v in np.unique(labels[labels >= n])]
+        shown = ", ".join(map(str, extra[:8])) + (", ..." if len(extra) > 8 else "")
+        raise DataError(f"{path}: {what} label values {shown} are not among the {n} classes (0..{n - 1}) "
+                        f"of {classes.source}; the model's classes do not match these labels")
+    return labels
 
 
 def _check_size(a_path, a, b_path, b) -> None:
@@ -83,6 +150,7 @@ def format_table(result: dict) -> str:
     lines += [
         "",
         f"frames          {result['frames']}",
+        *([f"no truth        {result['frames_without_truth']} frames (not scored)"] if result.get("frames_without_truth") else []),
         f"pixel accuracy  {pct(result['pixel_accuracy'])}",
         f"mean IoU        {pct(result['mean_iou'])}",
         f"mean Dice       {pct(result['mean_dice'])}",

@@ -63,7 +63,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from model.cli import UserError
     from model.data import DataError
 
-    errors = [UserError, DataError, CheckpointError, OSError, ValueError, RuntimeError]
+    errors = [UserError, DataError, CheckpointError, OSError, ValueError, RuntimeError, FloatingPointError]  # FloatingPointError: a NaN loss
     backbones = sys.modules.get("model.networks.backbones")
     if backbones is not None:
         errors.append(backbones.BackboneWeightsError)

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from model.checkpoint import CheckpointError, atomic_write, file_sha256, load_checkpoint
+from model.classes import LabelSet
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_MODEL = _PROJECT_ROOT / "resources" / "models" / "camvid-lite0.safetensors"
@@ -101,8 +102,8 @@ class Segmenter:
         self.path = path
         self.card = ckpt.card
         self.name = self.card.get("name") or path.stem
-        self.class_names = tuple(self.card.get("classes", ()))
-        self.palette_bgr = np.asarray(self.card["palette"], np.uint8)[:, ::-1].copy()
+        self.label_set = LabelSet.from_card(self.card)  # names, palette, void: the card's
+        self.class_names, self.palette_bgr = self.label_set.names, self.label_set.palette_bgr
         norm = self.card.get("input", {})
         self.working_height = int(working_height or norm.get("working_height", 360))
         if self.working_height < 32 or self.working_height > 4320:

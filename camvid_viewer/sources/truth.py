@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from camvid_viewer.sources import FolderSource, FrameSource, MediaError, short_reason
+from model.classes import CAMVID, LabelSet
 from model.data import DataError, list_images, read_label
 
 
@@ -48,6 +49,9 @@ class TruthIndex:
     Folders pair frames and labels by file stem; videos by the frame number in the label's
     file name (the last number in the stem: ``000120.png``, ``frame_120.png``).
     """
+
+    #: The label PNGs are read as CamVid class indices (``model.data.read_label``).
+    label_set: LabelSet = CAMVID
 
     def __init__(self, paths: dict[int, Path], annotations_dir: Path | None = None) -> None:
         self.paths = dict(sorted(paths.items()))

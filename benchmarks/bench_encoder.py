@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from camvid_viewer.export import QUALITY  # noqa: E402
 from camvid_viewer.export.video_writer import VideoWriter  # noqa: E402
 from camvid_viewer.rendering import render_view  # noqa: E402
-from model.classes import CLASS_NAMES, palette_bgr  # noqa: E402
+from model.classes import CAMVID  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 
 #: what the export used before (superfast) and denser presets, for comparison
@@ -45,7 +45,8 @@ def overlays(size: tuple[int, int]) -> list[np.ndarray]:
     for image, label in zip(images, labels, strict=True):
         frame = cv2.resize(cv2.imread(str(image)), size, interpolation=cv2.INTER_AREA)
         truth = cv2.resize(cv2.imread(str(label), cv2.IMREAD_GRAYSCALE), size, interpolation=cv2.INTER_NEAREST)
-        frames.append(render_view("overlay", frame, truth, None, palette_bgr=palette_bgr(), class_names=CLASS_NAMES))
+        frames.append(render_view("overlay", frame, truth, None, palette_bgr=CAMVID.palette_bgr, class_names=CAMVID.names,
+                                  void_index=CAMVID.void_index))
     return frames
 
 

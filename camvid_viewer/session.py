@@ -12,6 +12,7 @@ __all__ = [
     "Event",
     "FrameResult",
     "ViewerSession",
+    "NO_CLASSES",
     "VIEWS",
     "MODES",
     "SPEEDS",
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX, palette_bgr
+from model.classes import LabelSet, label_set_of
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
 #: View names, in menu order, as ``camvid_viewer.rendering.views.render_view`` spells them.
@@ -38,6 +39,8 @@ VIEWS: tuple[str, ...] = ("overlay", "side-by-side", "mask", "error")
 MODES: tuple[str, ...] = ("realtime", "every-frame")
 #: Playback speeds; ``None`` means "as fast as the model goes".
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, None)
+#: What is shown with neither a model nor truth: no classes.
+NO_CLASSES = LabelSet((), ())
 
 
 class Event:
@@ -113,7 +116,7 @@ class ViewerSession:
         self.hidden: frozenset[int] = frozenset()
         self.legend = False
         self.result: FrameResult | None = None
-        self.running = ConfusionMatrix(NUM_CLASSES, ignore_index=VOID_INDEX)
+        self.running = _running_matrix(NO_CLASSES)
         self.scored_indices: set[int] = set()
         self.dropped = 0
         self.generation = 0
@@ -129,13 +132,17 @@ class ViewerSession:
         return fps if fps > 0 else 30.0
 
     @property
+    def label_set(self) -> LabelSet:
+        """The classes shown and scored: the model's (its card), else the truth's, else none."""
+        return label_set_of(self.model, self.truth) or NO_CLASSES
+
+    @property
     def class_names(self) -> tuple[str, ...]:
-        return tuple(getattr(self.model, "class_names", None) or CLASS_NAMES)
+        return self.label_set.names
 
     @property
     def palette_bgr(self) -> np.ndarray:
-        palette = getattr(self.model, "palette_bgr", None)
-        return palette_bgr() if palette is None else np.asarray(palette, np.uint8)
+        return self.label_set.palette_bgr
 
     def set_source(self, source, truth=None) -> None:
         """Make ``source`` current (the caller closes the previous one); resets scores and index."""
@@ -220,9 +227,10 @@ class ViewerSession:
         if result.index != self.index:
             self.index = result.index
             self.events.index.emit(self.index)
-        if result.frame_matrix is not None and result.index not in self.scored_indices:
+        matrix = result.frame_matrix
+        if matrix is not None and matrix.shape == self.running.matrix.shape and result.index not in self.scored_indices:
             self.scored_indices.add(result.index)
-            self.running.add_matrix(result.frame_matrix)
+            self.running.add_matrix(matrix)
         self.events.result.emit(result)
         self.events.metrics.emit()
         return True
@@ -230,9 +238,9 @@ class ViewerSession:
     @property
     def frame_scores(self) -> SegmentationScores | None:
         """Scores of the current frame, or ``None`` when it has no truth."""
-        if self.result is None or self.result.frame_matrix is None:
-            return None
-        return scores_from_matrix(self.result.frame_matrix, self.class_names, VOID_INDEX)
+        if self.result is None or self.result.frame_matrix is None or self.result.frame_matrix.shape != self.running.matrix.shape:
+            return None  # (a result scored in the classes of a model since replaced is not shown)
+        return scores_from_matrix(self.result.frame_matrix, self.running.class_names, self.running.ignore_index)
 
     @property
     def running_scores(self) -> SegmentationScores | None:
@@ -246,12 +254,16 @@ class ViewerSession:
         self.events.metrics.emit()
 
     def _reset_running(self) -> None:
-        self.running.reset()
+        self.running = _running_matrix(self.label_set)  # the model or truth may have other classes now
         self.scored_indices.clear()
 
     def set_dropped(self, dropped: int) -> None:
         self.dropped = int(dropped)
         self.events.dropped.emit(self.dropped)
+
+
+def _running_matrix(label_set: LabelSet) -> ConfusionMatrix:
+    return ConfusionMatrix(label_set.count, ignore_index=label_set.void_index, class_names=label_set.names)
 
 
 # -- pure helpers ----------------------------------------------------------------------------

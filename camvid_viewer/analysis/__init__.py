@@ -21,6 +21,8 @@ from camvid_viewer.analysis.summaries import (
     ConfusedPair,
     FrameRow,
     MeanOfFrames,
+    class_choices,
+    default_class,
     frame_rows,
     mean_of_frames,
     most_confused_pairs,
@@ -38,7 +40,7 @@ from camvid_viewer.analysis.temporal import (
 
 __all__ = [
     "AnalysisError", "ConfusedPair", "FrameRow", "MeanOfFrames", "SerialisedSegmenter", "SourceEvaluation",
-    "TemporalSmoother", "cache_key", "default_cache_dir", "evaluate_path", "evaluate_source", "frame_rows",
+    "TemporalSmoother", "cache_key", "class_choices", "default_cache_dir", "default_class", "evaluate_path", "evaluate_source", "frame_rows",
     "label_change_rate", "mean_of_frames", "model_identity", "model_name", "most_confused_pairs",
     "motion_flow", "pixel_confidence", "pooled_scores", "row_normalised", "sequence_flicker",
     "summary_json", "warp_previous", "worst_frames", "write_frame_csv", "write_summary_json",

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from model.checkpoint import atomic_write, file_sha256
-from model.classes import NUM_CLASSES
 
 CACHE_VERSION = 1  # bump when the cached arrays change meaning
 
@@ -134,7 +133,8 @@ def read_cache(path: Path, key: str) -> dict | None:
             ignore = int(data["ignore_index"])
             skipped = tuple(str(s) for s in data["skipped"])
         n = len(arrays["indices"])
-        if arrays["matrices"].shape != (n, NUM_CLASSES, NUM_CLASSES) or len(names) != n:
+        c = len(class_names)  # the matrices are sized by the classes stored with them
+        if arrays["matrices"].shape != (n, c, c) or len(names) != n or not -1 <= ignore < c:
             return None
         if any(arrays[k].shape != (n,) for k in _CACHE_ARRAYS if k not in ("indices", "matrices")):
             return None

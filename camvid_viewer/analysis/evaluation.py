@@ -42,7 +42,7 @@ from camvid_viewer.analysis.temporal import (
     label_change_rate,
     motion_flow,
 )
-from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
+from model.classes import LabelSet, label_set_of
 from model.metrics import SegmentationScores, scores_from_matrix
 
 
@@ -67,8 +67,8 @@ class SourceEvaluation:
     flicker_compensated: np.ndarray  # (N,) same after warping frame index-1 by optical flow
     truth_change: np.ndarray  # (N,) the truth's change rate vs the previous labelled frame if adjacent
     truth_change_compensated: np.ndarray  # (N,) same, motion-compensated
-    class_names: tuple[str, ...] = CLASS_NAMES
-    ignore_index: int | None = VOID_INDEX
+    class_names: tuple[str, ...]  # the model's classes (its label set): matrices are C x C
+    ignore_index: int | None  # the void class, not scored
     complete: bool = True  # False when cancelled part way (never cached)
     from_cache: bool = False
     skipped: tuple[str, ...] = ()  # one line per labelled frame that could not be scored
@@ -104,6 +104,7 @@ def evaluate_source(
     truth_index,
     segmenter,
     *,
+    label_set: LabelSet | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     cache_dir: str | Path | None = None,
@@ -117,6 +118,7 @@ def evaluate_source(
         truth_index: a ``TruthIndex`` (``labelled_indices``, ``read(index)``).
         segmenter: ``.segment(frame) -> prediction`` with ``.labels``; a stateful one (a
             :class:`TemporalSmoother`) is fed ``warmup_frames`` frames before each labelled one.
+        label_set: the classes scored (default: the segmenter's, else the truth's).
         progress: called as ``progress(done, total)`` in frames processed.
         cancel: a callable returning True, or a ``threading.Event``, to stop early; the
             partial result has ``complete=False`` and is not cached.
@@ -128,25 +130,82 @@ def evaluate_source(
     labelled = sorted(int(i) for i in truth_index.labelled_indices if 0 <= int(i) < source.frame_count)
     if not labelled:
         raise AnalysisError(f"{source.path}: no labelled frame to evaluate")
-    cancelled = _cancel_check(cancel)
+    classes = label_set or label_set_of(segmenter, truth_index)
+    if classes is None:
+        raise AnalysisError(f"{model_name(segmenter)}: the model names no classes (its card has no classes and palette)")
     key = cache_key(segmenter, source, labelled, truth_index) if use_cache else None
     cache_file = Path(cache_dir or default_cache_dir()) / f"{key}.npz" if key else None
-    if cache_file is not None:
-        cached = read_cache(cache_file, key)
-        if cached is not None:
-            if progress:
-                progress(len(labelled), len(labelled))
-            return SourceEvaluation(source_path=str(source.path), model_name=model_name(segmenter), from_cache=True, **cached)
+    cached = read_cache(cache_file, key) if cache_file is not None else None
+    if cached is not None and cached["class_names"] == classes.names:
+        if progress:
+            progress(len(labelled), len(labelled))
+        return SourceEvaluation(source_path=str(source.path), model_name=model_name(segmenter), from_cache=True, **cached)
 
-    warmup = max(1, int(getattr(segmenter, "warmup_frames", 1)))
-    runs = _frame_runs(labelled, warmup)
+    rows = _FrameRows(classes)
+    complete = _score_frames(source, truth_index, segmenter, labelled, rows, progress=progress, cancelled=_cancel_check(cancel))
+    evaluation = rows.evaluation(source_path=str(source.path), model_name=model_name(segmenter), complete=complete)
+    if complete and cache_file is not None:
+        write_cache(cache_file, key, evaluation)
+    return evaluation
+
+
+class _FrameRows:
+    """The per-frame rows of an evaluation as frames are scored: matrix, flicker, truth change."""
+
+    def __init__(self, label_set: LabelSet) -> None:
+        self.label_set = label_set
+        self.indices: list[int] = []
+        self.names: list[str] = []
+        self.matrices: list[np.ndarray] = []
+        self.changes: dict[str, list[float]] = {k: [] for k in ("flicker", "flicker_compensated", "truth_change", "truth_change_compensated")}
+        self.skipped: list[str] = []  # one line per labelled frame that could not be scored
+        self._previous_truth: tuple[int, np.ndarray, np.ndarray] | None = None  # index, labels, frame
+
+    def add(self, index: int, name: str, frame: np.ndarray, labels: np.ndarray, truth: np.ndarray, previous) -> None:
+        """Score labelled frame ``index``; ``previous``: (index, labels, frame) read just before it, or None."""
+        self.indices.append(index)
+        self.names.append(name)
+        self.matrices.append(_frame_matrix(labels, truth, self.label_set))
+        fl = flc = tc = tcc = math.nan
+        flow = None
+        if previous is not None and previous[0] == index - 1 and previous[1].shape == labels.shape:
+            flow = motion_flow(previous[2], frame)
+            fl = label_change_rate(previous[1], labels)
+            flc = label_change_rate(previous[1], labels, flow=flow)
+        before = self._previous_truth
+        if before is not None and before[0] == index - 1 and before[1].shape == truth.shape:
+            if flow is None:  # same frame pair as above: one flow serves both
+                flow = motion_flow(before[2], frame)
+            void = self.label_set.void_index
+            tc = label_change_rate(before[1], truth, ignore_index=void)
+            tcc = label_change_rate(before[1], truth, flow=flow, ignore_index=void)
+        for column, value in zip(self.changes.values(), (fl, flc, tc, tcc), strict=True):
+            column.append(value)
+        self._previous_truth = (index, truth, frame)
+
+    def evaluation(self, *, source_path: str, model_name: str, complete: bool) -> SourceEvaluation:
+        n, c = len(self.indices), self.label_set.count
+        return SourceEvaluation(
+            source_path=source_path,
+            model_name=model_name,
+            indices=np.asarray(self.indices, dtype=np.int64),
+            names=tuple(self.names),
+            matrices=np.asarray(self.matrices, dtype=np.int64).reshape(n, c, c),
+            **{k: np.asarray(v, dtype=np.float64) for k, v in self.changes.items()},
+            class_names=self.label_set.names,
+            ignore_index=self.label_set.void_index,
+            complete=complete,
+            skipped=tuple(self.skipped),
+        )
+
+
+def _score_frames(source, truth_index, segmenter, labelled: list[int], rows: _FrameRows, *, progress, cancelled) -> bool:
+    """Segment the runs of frames that lead up to each labelled frame; score the labelled ones
+    into ``rows``. False when cancelled part way."""
+    runs = _frame_runs(labelled, max(1, int(getattr(segmenter, "warmup_frames", 1))))
     total = sum(stop - start for start, stop in runs)
     wanted = set(labelled)
-    rows: dict[str, list] = {k: [] for k in ("index", "name", "matrix", "fl", "flc", "tc", "tcc")}
-    skipped: list[str] = []
     done = 0
-    previous_truth: tuple[int, np.ndarray, np.ndarray] | None = None  # index, labels, frame
-    complete = True
     for start, stop in runs:
         reset = getattr(segmenter, "reset", None)
         if callable(reset):
@@ -154,60 +213,28 @@ def evaluate_source(
         previous: tuple[int, np.ndarray, np.ndarray] | None = None  # index, labels, frame
         for index, frame in _read_run(source, start, stop):
             if cancelled():
-                complete = False
-                break
+                return False
             labels = np.asarray(segmenter.segment(frame).labels)
             if index in wanted:
-                try:
-                    truth = truth_index.read(index)
-                except Exception as exc:  # noqa: BLE001 - a bad label file skips its frame, named
-                    truth, problem = None, " ".join(str(exc).split()) or f"{source.frame_name(index)}: unreadable truth"
-                else:
-                    problem = _shape_problem(source, index, frame, labels, truth)
+                truth, problem = _read_truth(source, truth_index, index, frame, labels)
                 if problem:
-                    skipped.append(problem)
+                    rows.skipped.append(problem)
                 else:
-                    rows["index"].append(index)
-                    rows["name"].append(str(source.frame_name(index)))
-                    rows["matrix"].append(_frame_matrix(labels, truth))
-                    fl = flc = tc = tcc = math.nan
-                    flow = None
-                    if previous is not None and previous[0] == index - 1 and previous[1].shape == labels.shape:
-                        flow = motion_flow(previous[2], frame)
-                        fl = label_change_rate(previous[1], labels)
-                        flc = label_change_rate(previous[1], labels, flow=flow)
-                    if previous_truth is not None and previous_truth[0] == index - 1 and previous_truth[1].shape == truth.shape:
-                        if flow is None:  # same frame pair as above: one flow serves both
-                            flow = motion_flow(previous_truth[2], frame)
-                        tc = label_change_rate(previous_truth[1], truth, ignore_index=VOID_INDEX)
-                        tcc = label_change_rate(previous_truth[1], truth, flow=flow, ignore_index=VOID_INDEX)
-                    for k, v in (("fl", fl), ("flc", flc), ("tc", tc), ("tcc", tcc)):
-                        rows[k].append(v)
-                    previous_truth = (index, truth, frame)
+                    rows.add(index, str(source.frame_name(index)), frame, labels, truth, previous)
             previous = (index, labels, frame)
             done += 1
             if progress:
                 progress(done, total)
-        if not complete:
-            break
+    return True
 
-    n = len(rows["index"])
-    evaluation = SourceEvaluation(
-        source_path=str(source.path),
-        model_name=model_name(segmenter),
-        indices=np.asarray(rows["index"], dtype=np.int64),
-        names=tuple(rows["name"]),
-        matrices=np.asarray(rows["matrix"], dtype=np.int64).reshape(n, NUM_CLASSES, NUM_CLASSES),
-        flicker=np.asarray(rows["fl"], dtype=np.float64),
-        flicker_compensated=np.asarray(rows["flc"], dtype=np.float64),
-        truth_change=np.asarray(rows["tc"], dtype=np.float64),
-        truth_change_compensated=np.asarray(rows["tcc"], dtype=np.float64),
-        complete=complete,
-        skipped=tuple(skipped),
-    )
-    if complete and cache_file is not None:
-        write_cache(cache_file, key, evaluation)
-    return evaluation
+
+def _read_truth(source, truth_index, index: int, frame: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """(truth, None), or (anything, the one-line reason the frame cannot be scored)."""
+    try:
+        truth = truth_index.read(index)
+    except Exception as exc:  # noqa: BLE001 - a bad label file skips its frame, named
+        return None, " ".join(str(exc).split()) or f"{source.frame_name(index)}: unreadable truth"
+    return truth, _shape_problem(source, index, frame, labels, truth)
 
 
 def evaluate_path(
@@ -215,6 +242,7 @@ def evaluate_path(
     truth_index,
     segmenter,
     *,
+    label_set: LabelSet | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     cache_dir: str | Path | None = None,
@@ -228,8 +256,8 @@ def evaluate_path(
     from camvid_viewer.sources import open_source
 
     with open_source(path) as source:
-        return evaluate_source(source, truth_index, segmenter, progress=progress, cancel=cancel,
-                               cache_dir=cache_dir, use_cache=use_cache)
+        return evaluate_source(source, truth_index, segmenter, label_set=label_set, progress=progress,
+                               cancel=cancel, cache_dir=cache_dir, use_cache=use_cache)
 
 
 def _cancel_check(cancel) -> Callable[[], bool]:
@@ -273,8 +301,8 @@ def _shape_problem(source, index: int, frame: np.ndarray, labels: np.ndarray, tr
     return None
 
 
-def _frame_matrix(labels: np.ndarray, truth: np.ndarray, ignore_index: int | None = VOID_INDEX) -> np.ndarray:
-    n = NUM_CLASSES
+def _frame_matrix(labels: np.ndarray, truth: np.ndarray, label_set: LabelSet) -> np.ndarray:
+    n, ignore_index = label_set.count, label_set.void_index
     t = truth.reshape(-1).astype(np.int64)
     p = labels.reshape(-1).astype(np.int64)
     valid = (t < n) & (p < n)

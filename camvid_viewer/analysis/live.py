@@ -9,7 +9,7 @@ import time
 
 from camvid_viewer.messages import one_line
 from camvid_viewer.session import FrameResult
-from model.classes import NUM_CLASSES, VOID_INDEX
+from model.classes import label_set_of
 from model.metrics import ConfusionMatrix
 
 #: Serialises model calls: the still thread and a playback run may overlap briefly, and the
@@ -18,7 +18,8 @@ MODEL_LOCK = threading.Lock()
 
 
 def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation: int) -> FrameResult:
-    """Segment one frame and score it against its annotation when there is one."""
+    """Segment one frame and score it against its annotation when there is one, in the
+    model's classes (else the truth's: ``label_set_of(model, truth)``, as the session shows)."""
     labels, model_ms = None, None
     if model is not None:
         start = time.perf_counter()
@@ -35,8 +36,9 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
             h, w = truth_labels.shape
             note = f"frame {index}: annotation is {w}x{h} but the frame is {frame.shape[1]}x{frame.shape[0]}; not scored"
             truth_labels = None
-    if labels is not None and truth_labels is not None:
-        matrix = ConfusionMatrix(NUM_CLASSES, ignore_index=VOID_INDEX).matrix_of(labels, truth_labels)
+    classes = label_set_of(model, truth)
+    if labels is not None and truth_labels is not None and classes is not None:
+        matrix = ConfusionMatrix(classes.count, ignore_index=classes.void_index, class_names=classes.names).matrix_of(labels, truth_labels)
     return FrameResult(
         index=index, frame=frame, labels=labels, truth=truth_labels, frame_matrix=matrix,
         model_ms=model_ms, time_s=time_s, generation=generation, note=note,

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from model.classes import VOID_INDEX
-
 CORRECT_DIM = 0.35  # correct pixels keep this share of their brightness
 _WRONG_OPACITY = 0.85  # wrong pixels: this much class colour over the frame
 _VOID_GREY = 48  # void (not scored) pixels: flat dark grey, a hint of the frame
@@ -33,7 +31,7 @@ def error_overlay(
     truth: np.ndarray,
     *,
     palette_bgr: np.ndarray,
-    void_index: int | None = VOID_INDEX,
+    void_index: int | None,
     mode: str = "truth",
 ) -> np.ndarray:
     """One error image: wrong pixels coloured by the true class (``mode="truth"``: the false
@@ -66,7 +64,7 @@ def error_split(
     truth: np.ndarray,
     *,
     palette_bgr: np.ndarray,
-    void_index: int | None = VOID_INDEX,
+    void_index: int | None,
     captions: bool = True,
 ) -> np.ndarray:
     """Both error modes side by side (2W x H): left, false negatives by true class; right,
@@ -146,7 +144,7 @@ def hover_readout(
     confidence: np.ndarray | None,
     class_names: Sequence[str],
     *,
-    void_index: int | None = VOID_INDEX,
+    void_index: int | None,
 ) -> str:
     """One line for the pixel under the cursor: predicted class (confidence), true class, verdict.
 

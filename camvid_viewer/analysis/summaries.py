@@ -10,7 +10,7 @@ Two aggregations, never to be confused:
 
 from __future__ import annotations
 
-__all__ = ["pooled_scores", "MeanOfFrames", "mean_of_frames", "FrameRow", "frame_rows", "worst_frames", "row_normalised", "ConfusedPair", "most_confused_pairs"]
+__all__ = ["pooled_scores", "MeanOfFrames", "mean_of_frames", "FrameRow", "frame_rows", "worst_frames", "row_normalised", "ConfusedPair", "most_confused_pairs", "class_choices", "default_class"]
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,13 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from camvid_viewer.analysis.evaluation import SourceEvaluation
-from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
 from model.metrics import SegmentationScores, scores_from_matrix
 
 
 def pooled_scores(evaluation: SourceEvaluation) -> SegmentationScores:
     """Pooled over the source: IoU from ONE confusion matrix summed over all frames (= ``eval``)."""
-    total = evaluation.matrices.sum(axis=0) if len(evaluation) else np.zeros((NUM_CLASSES,) * 2, np.int64)
+    total = evaluation.matrices.sum(axis=0) if len(evaluation) else np.zeros((len(evaluation.class_names),) * 2, np.int64)
     return scores_from_matrix(total, evaluation.class_names, evaluation.ignore_index)
 
 
@@ -88,6 +87,7 @@ class FrameRow:
     flicker: float | None
     flicker_compensated: float | None
     truth_change: float | None
+    class_names: tuple[str, ...] = ()  # the evaluation's classes: what ``iou`` is indexed by
 
 
 def _finite(v: float) -> float | None:
@@ -106,6 +106,7 @@ def frame_rows(evaluation: SourceEvaluation) -> list[FrameRow]:
             flicker=_finite(evaluation.flicker[k]),
             flicker_compensated=_finite(evaluation.flicker_compensated[k]),
             truth_change=_finite(evaluation.truth_change[k]),
+            class_names=evaluation.class_names,
         )
         for k, s in enumerate(evaluation.frame_scores)
     ]
@@ -114,10 +115,13 @@ def frame_rows(evaluation: SourceEvaluation) -> list[FrameRow]:
 def worst_frames(rows: Sequence[FrameRow], *, by: str | int = "mean_iou", count: int | None = None) -> list[FrameRow]:
     """Rows sorted worst first by ``"mean_iou"``, ``"pixel_accuracy"`` or a class (index or name).
 
-    Frames where that figure is n/a are left out.
+    Frames where that figure is n/a are left out; a class name is looked up in the rows' classes.
     """
     if isinstance(by, str) and by not in ("mean_iou", "pixel_accuracy"):
-        by = CLASS_NAMES.index(by)
+        names = rows[0].class_names if rows else ()
+        if by not in names:
+            raise ValueError(f"no class named {by!r} in this evaluation ({', '.join(names) or 'no rows'})")
+        by = names.index(by)
 
     def value(row: FrameRow) -> float | None:
         return row.iou[by] if isinstance(by, int) else getattr(row, by)
@@ -125,6 +129,21 @@ def worst_frames(rows: Sequence[FrameRow], *, by: str | int = "mean_iou", count:
     scored = [r for r in rows if value(r) is not None]
     scored.sort(key=lambda r: (value(r), r.index))
     return scored[:count] if count is not None else scored
+
+
+def class_choices(evaluation: SourceEvaluation) -> list[tuple[int, str]]:
+    """(index, name) of the evaluation's scored classes (its model's label set, void left out)."""
+    return [(c, name) for c, name in enumerate(evaluation.class_names) if c != evaluation.ignore_index]
+
+
+def default_class(choices: Sequence[tuple[int, str]], *, keep: str | None = None, prefer: str = "road") -> int | None:
+    """The class a picker shows: ``keep`` (shown before) if offered, else ``prefer``, else the
+    first one; ``None`` when there is no class to offer (a model without a road class still works)."""
+    for wanted in (keep, prefer):
+        for c, name in choices:
+            if name == wanted:
+                return c
+    return choices[0][0] if choices else None
 
 
 def row_normalised(matrix: np.ndarray) -> np.ndarray:
@@ -147,9 +166,10 @@ class ConfusedPair:
 
 
 def most_confused_pairs(
-    matrix: np.ndarray, *, class_names: Sequence[str] = CLASS_NAMES, ignore_index: int | None = VOID_INDEX, top: int = 5
+    matrix: np.ndarray, *, class_names: Sequence[str], ignore_index: int | None, top: int = 5
 ) -> list[ConfusedPair]:
-    """Off-diagonal cells of the row-normalised matrix, largest first."""
+    """Off-diagonal cells of the row-normalised matrix, largest first (``class_names`` and the
+    void ``ignore_index`` are the matrix's: its model's label set)."""
     m = np.asarray(matrix, dtype=np.int64)
     norm = row_normalised(m)
     pairs = [

@@ -4,9 +4,9 @@ Three stages overlap on separate threads joined by bounded queues (back-pressure
 
     decode thread --queue--> inference (calling thread) --queue--> render + encode thread
 
-The caller passes any object with the ``Segmenter`` interface (``segment(frame).labels``,
-``class_names``, ``palette_bgr``), so this module imports neither torch nor Qt; the CLI and the
-window's worker build the ``model.inference.Segmenter``.
+The caller passes any object with the ``Segmenter`` interface (``segment(frame).labels`` and a
+``label_set``: its classes, colours and void), so this module imports neither torch nor Qt; the
+CLI and the window's worker build the ``model.inference.Segmenter``.
 
 Nothing half-written is ever left at a target: the video, the CSV and the masks are written to
 temp files beside their targets and moved into place only when every frame is done. Cancel
@@ -54,7 +54,7 @@ from camvid_viewer.export.video_writer import VideoWriter, remove_stale_temps, t
 from camvid_viewer.rendering import draw_metrics_text, render_view
 from camvid_viewer.sources import FrameSource, MediaError, VideoSource, open_source
 from camvid_viewer.sources.truth import TruthIndex, find_annotations
-from model.classes import VOID_INDEX
+from model.classes import label_set_of
 from model.inference import run_now
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
@@ -146,10 +146,10 @@ class _ExportJob(StagedJob):
 
     def _prepare(self) -> None:
         self.check()
-        self.class_names = tuple(self.segmenter.class_names)
-        self.palette = np.asarray(self.segmenter.palette_bgr, dtype=np.uint8)
-        card = getattr(self.segmenter, "card", None) or {}
-        self.void_index = card.get("void_index", VOID_INDEX if len(self.class_names) > VOID_INDEX else None)
+        classes = label_set_of(self.segmenter, self.truth)  # the model's; the truth's if its card names none
+        if classes is None:
+            raise ExportError(f"{getattr(self.segmenter, 'name', 'the model')}: the model names no classes (no label set)")
+        self.class_names, self.palette, self.void_index = classes.names, classes.palette_bgr, classes.void_index
         self.cm = ConfusionMatrix(len(self.class_names), ignore_index=self.void_index, class_names=self.class_names)
 
     def _truth_index(self) -> TruthIndex | None:

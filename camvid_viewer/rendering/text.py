@@ -35,7 +35,7 @@ def draw_legend(
     class_names: Sequence[str],
     palette_bgr: np.ndarray,
     hidden: Iterable[int] = frozenset(),
-    void_index: int | None = 11,
+    void_index: int | None,
 ) -> np.ndarray:
     """A box of colour swatches and class names in the bottom-left corner.
 

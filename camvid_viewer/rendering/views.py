@@ -79,7 +79,7 @@ def error_map(
     truth: np.ndarray,
     *,
     palette_bgr: np.ndarray,
-    void_index: int | None = 11,
+    void_index: int | None,
     mode: str = "truth",
 ) -> np.ndarray:
     """Where the prediction is wrong.
@@ -111,7 +111,7 @@ def render_view(
     hidden: Iterable[int] = frozenset(),
     legend: bool = True,
     class_names: Sequence[str] = (),
-    void_index: int | None = 11,
+    void_index: int | None,
 ) -> np.ndarray:
     """One frame as the named view (see :data:`VIEWS`), with the legend when asked.
 

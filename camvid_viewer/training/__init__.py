@@ -17,6 +17,7 @@ from camvid_viewer.training.job import (
     project_root,
     read_checkpoint_card,
     remove_stale_temp_files,
+    run_label_set,
     run_result,
     train_command,
 )
@@ -34,5 +35,5 @@ __all__ = [
     "BACKBONES", "DEVICES", "EVENTS", "DatasetSummary", "JobInputError", "ProgressEvent", "RunProgress",
     "RunResult", "TrainRequest", "build_request", "default_output_path", "describe_dataset",
     "event_log_line", "format_duration", "last_checkpoint_path", "parse_progress_line", "project_root",
-    "read_checkpoint_card", "remove_stale_temp_files", "run_result", "train_command", "val_figures",
+    "read_checkpoint_card", "remove_stale_temp_files", "run_label_set", "run_result", "train_command", "val_figures",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "build_request",
     "train_command",
     "read_checkpoint_card",
+    "run_label_set",
     "last_checkpoint_path",
     "remove_stale_temp_files",
     "RunResult",
@@ -34,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 
 from camvid_viewer.training.progress import val_figures
+from model.classes import CAMVID, LabelSet
 from model.data import DataError, detect_splits, list_images, pair_by_stem
 
 #: Same names as ``model.networks.BACKBONES`` (not imported: that package imports torch).
@@ -56,6 +58,7 @@ class DatasetSummary:
     layout: str  # "SegNet", "origin notebook", "none"
     splits: dict[str, int]  # split name -> frames with an annotation
     problems: tuple[str, ...]  # one line each
+    label_set: LabelSet | None = None  # the classes its label PNGs hold; None when no layout was found
 
     @property
     def usable(self) -> bool:
@@ -121,7 +124,8 @@ def describe_dataset(*, root: str | Path) -> DatasetSummary:
         problems.append(f"{root}: no annotated training frames")
     if not counts.get("val"):
         problems.append("no val split: every epoch is kept, none is picked as best")
-    return DatasetSummary(root, layout, counts, tuple(problems))
+    # model.data reads every layout's label PNGs as CamVid class indices, and trains CamVid's classes.
+    return DatasetSummary(root, layout, counts, tuple(problems), CAMVID)
 
 
 def default_output_path(*, data_root: str | Path, backbone: str, models_dir: Path, now: datetime | None = None) -> Path:
@@ -255,6 +259,17 @@ def read_checkpoint_card(*, path: str | Path) -> dict:
     if not isinstance(card, dict) or card.get("format") != CHECKPOINT_FORMAT or "architecture" not in card:
         raise ValueError(f"{path}: unknown checkpoint format {card.get('format') if isinstance(card, dict) else None!r}")
     return card
+
+
+def run_label_set(*, request: TrainRequest) -> LabelSet | None:
+    """The classes a run trains and scores: those of the checkpoint it resumes (its card), else
+    the dataset's; ``None`` when neither names any."""
+    if request.resume is not None:
+        try:
+            return LabelSet.from_card(read_checkpoint_card(path=request.resume))
+        except (ValueError, TypeError):
+            pass  # build_request has checked the file; an odd card falls back to the dataset's classes
+    return describe_dataset(root=request.data).label_set
 
 
 @dataclass(frozen=True)

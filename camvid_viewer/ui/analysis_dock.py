@@ -93,60 +93,13 @@ class AnalysisDock(QDockWidget):
         self._call = None
         body = QWidget()
         layout = QVBoxLayout(body)
-        run = QHBoxLayout()
-        self.evaluate_button = QPushButton("Evaluate source")
-        self.evaluate_button.setToolTip("Run the model over every labelled frame (in the background, cached)")
-        self.evaluate_button.clicked.connect(self.evaluate)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        for w in (self.evaluate_button, self.cancel_button):
-            run.addWidget(w)
-        run.addWidget(self.progress, 1)
-        layout.addLayout(run)
-        smooth = QHBoxLayout()
-        self.smoothing = QCheckBox("Temporal smoothing")
-        self.smoothing.setToolTip("Average class probabilities over consecutive frames (less flicker)")
-        self.alpha = QDoubleSpinBox(minimum=0.1, maximum=1.0, singleStep=0.1, value=0.5, prefix="new frame weight ")
-        self.flow = QCheckBox("follow motion")
-        self.flow.setChecked(True)  # on the CamVid val clip it lifts mIoU where plain averaging smears
-        self.flow.setToolTip("Move the running average along the optical flow before blending")
-        for w in (self.smoothing, self.alpha, self.flow):
-            smooth.addWidget(w)
-        smooth.addStretch(1)
-        self.smoothing.toggled.connect(self.apply_smoothing)
-        layout.addLayout(smooth)
-        figures = QHBoxLayout()
-        self.pooled = _Figures("Pooled over all frames", "One confusion matrix summed over every frame, then IoU "
-                               "(the CamVid convention; equals `main.py eval`).")
-        self.mean = _Figures("Mean of per-frame scores", "Each frame scored alone, then averaged; frames where a class "
-                             "is absent do not count for it.")
-        figures.addWidget(self.pooled)
-        figures.addWidget(self.mean)
-        layout.addLayout(figures)
+        for part in (self._build_run(), self._build_smoothing(), self._build_figures()):
+            layout.addLayout(part)
         self.status = QLabel("Not evaluated yet")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
-        self.tabs = QTabWidget()
-        self.worst = WorstFramesView()
-        self.confusion = ConfusionMatrixView()
-        self.pixels = PixelAnalysisView(session)
-        self.tabs.addTab(self.worst, "Worst frames")
-        self.tabs.addTab(self.confusion, "Confusion")
-        self.tabs.addTab(self.pixels, "Pixels")
-        self.tabs.currentChanged.connect(lambda _i: self.pixels.refresh())
-        layout.addWidget(self.tabs, 1)
-        exports = QHBoxLayout()
-        self.csv_button = QPushButton("Export per-frame CSV...")
-        self.json_button = QPushButton("Export summary JSON...")
-        self.csv_button.clicked.connect(lambda: self.export_csv())
-        self.json_button.clicked.connect(lambda: self.export_json())
-        for w in (self.csv_button, self.json_button):
-            w.setEnabled(False)
-            exports.addWidget(w)
-        layout.addLayout(exports)
+        layout.addWidget(self._build_tabs(session), 1)
+        layout.addLayout(self._build_exports())
         scroll = QScrollArea()  # a crowded dock area scrolls instead of overlapping the views
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
@@ -162,6 +115,73 @@ class AnalysisDock(QDockWidget):
         session.events.index.connect(self.timeline.set_current_index)
         session.events.source.connect(self._source_changed)
         session.events.model.connect(self._model_changed)
+
+    # -- layout -------------------------------------------------------------------------------
+    def _build_run(self) -> QHBoxLayout:
+        """Evaluate, Cancel and the progress bar."""
+        run = QHBoxLayout()
+        self.evaluate_button = QPushButton("Evaluate source")
+        self.evaluate_button.setToolTip("Run the model over every labelled frame (in the background, cached)")
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        for w in (self.evaluate_button, self.cancel_button):
+            run.addWidget(w)
+        run.addWidget(self.progress, 1)
+        return run
+
+    def _build_smoothing(self) -> QHBoxLayout:
+        """The temporal smoothing toggle, its new-frame weight and motion following."""
+        smooth = QHBoxLayout()
+        self.smoothing = QCheckBox("Temporal smoothing")
+        self.smoothing.setToolTip("Average class probabilities over consecutive frames (less flicker)")
+        self.alpha = QDoubleSpinBox(minimum=0.1, maximum=1.0, singleStep=0.1, value=0.5, prefix="new frame weight ")
+        self.flow = QCheckBox("follow motion")
+        self.flow.setChecked(True)  # on the CamVid val clip it lifts mIoU where plain averaging smears
+        self.flow.setToolTip("Move the running average along the optical flow before blending")
+        for w in (self.smoothing, self.alpha, self.flow):
+            smooth.addWidget(w)
+        smooth.addStretch(1)
+        self.smoothing.toggled.connect(self.apply_smoothing)
+        return smooth
+
+    def _build_figures(self) -> QHBoxLayout:
+        """The two aggregations side by side, each saying what it is."""
+        figures = QHBoxLayout()
+        self.pooled = _Figures("Pooled over all frames", "One confusion matrix summed over every frame, then IoU "
+                               "(the CamVid convention; equals `main.py eval`).")
+        self.mean = _Figures("Mean of per-frame scores", "Each frame scored alone, then averaged; frames where a class "
+                             "is absent do not count for it.")
+        figures.addWidget(self.pooled)
+        figures.addWidget(self.mean)
+        return figures
+
+    def _build_tabs(self, session: ViewerSession) -> QTabWidget:
+        """Worst frames, confusion matrix and pixels."""
+        self.tabs = QTabWidget()
+        self.worst = WorstFramesView()
+        self.confusion = ConfusionMatrixView()
+        self.pixels = PixelAnalysisView(session)
+        self.tabs.addTab(self.worst, "Worst frames")
+        self.tabs.addTab(self.confusion, "Confusion")
+        self.tabs.addTab(self.pixels, "Pixels")
+        self.tabs.currentChanged.connect(lambda _i: self.pixels.refresh())
+        return self.tabs
+
+    def _build_exports(self) -> QHBoxLayout:
+        """The per-frame CSV and summary JSON buttons (enabled once there is an evaluation)."""
+        exports = QHBoxLayout()
+        self.csv_button = QPushButton("Export per-frame CSV...")
+        self.json_button = QPushButton("Export summary JSON...")
+        self.csv_button.clicked.connect(lambda: self.export_csv())
+        self.json_button.clicked.connect(lambda: self.export_json())
+        for w in (self.csv_button, self.json_button):
+            w.setEnabled(False)
+            exports.addWidget(w)
+        return exports
 
     # -- evaluation ---------------------------------------------------------------------------
     def _smoothing_key(self):
@@ -193,7 +213,7 @@ class AnalysisDock(QDockWidget):
         self.status.setText("Evaluating...")
         key = self._smoothing_key()
         call = BackgroundCall(analysis.evaluate_path, str(s.source.path), s.truth, self.evaluation_model(),
-                                      cache_dir=self.cache_dir)
+                              label_set=s.label_set, cache_dir=self.cache_dir)
         call.progress.connect(self._progressed)
         call.done.connect(lambda ev, k=key, source=s.source: self._evaluated(ev, k, source))
         call.failed.connect(lambda text: self.status.setText(f"Evaluation failed: {text}"))
@@ -238,7 +258,8 @@ class AnalysisDock(QDockWidget):
         if not has:
             self.pooled.show_scores(None, None)
             self.mean.show_scores(None, None)
-            self.confusion.set_matrix(None)
+            classes = self.session.label_set
+            self.confusion.set_matrix(None, class_names=classes.names, ignore_index=classes.void_index)
             return
         pooled, mean = analysis.pooled_scores(evaluation), analysis.mean_of_frames(evaluation)
         self.pooled.show_scores(pooled.mean_iou, pooled.pixel_accuracy)

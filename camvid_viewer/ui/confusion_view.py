@@ -14,10 +14,9 @@ from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QLabel, QListWidget, QToolTip, QVBoxLayout, QWidget
 
 from camvid_viewer.analysis import most_confused_pairs, row_normalised
-from model.classes import CLASS_NAMES, VOID_INDEX
 
 
-def cell_tooltip(matrix: np.ndarray, truth: int, prediction: int, *, class_names=CLASS_NAMES) -> str:
+def cell_tooltip(matrix: np.ndarray, truth: int, prediction: int, *, class_names) -> str:
     """Hover text of one cell: the share of the true class and the raw pixel count."""
     m = np.asarray(matrix, dtype=np.int64)
     total = int(m[truth].sum())
@@ -34,18 +33,21 @@ def _heat_colour(value: float) -> QColor:
 
 
 class ConfusionHeatMap(QWidget):
-    """Paints the row-normalised matrix for the non-void classes (void column only if predicted)."""
+    """Paints the row-normalised matrix for the non-void classes (void column only if predicted).
+
+    Empty until :meth:`set_matrix` gives it a matrix and its classes (the model's label set).
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.class_names = CLASS_NAMES
-        self.matrix = np.zeros((len(CLASS_NAMES),) * 2, np.int64)
-        self.rows: list[int] = [c for c in range(len(CLASS_NAMES)) if c != VOID_INDEX]
-        self.columns: list[int] = list(self.rows)
+        self.class_names: tuple[str, ...] = ()
+        self.matrix = np.zeros((0, 0), np.int64)
+        self.rows: list[int] = []
+        self.columns: list[int] = []
         self.setMouseTracking(True)
         self.setMinimumSize(320, 280)
 
-    def set_matrix(self, matrix: np.ndarray, *, class_names=CLASS_NAMES, ignore_index: int | None = VOID_INDEX) -> None:
+    def set_matrix(self, matrix: np.ndarray, *, class_names, ignore_index: int | None) -> None:
         self.matrix = np.asarray(matrix, dtype=np.int64)
         self.class_names = tuple(class_names)
         n = self.matrix.shape[0]
@@ -64,8 +66,8 @@ class ConfusionHeatMap(QWidget):
     # -- geometry -----------------------------------------------------------------------------
     def _layout(self) -> tuple[int, int, float, float]:
         metrics = self.fontMetrics()
-        left = max(metrics.horizontalAdvance(self.class_names[c]) for c in self.rows) + 10
-        top = max(metrics.horizontalAdvance(self.class_names[c]) for c in self.columns) + 10
+        left = max((metrics.horizontalAdvance(self.class_names[c]) for c in self.rows), default=0) + 10
+        top = max((metrics.horizontalAdvance(self.class_names[c]) for c in self.columns), default=0) + 10
         cell_w = max(1.0, (self.width() - left - 4) / max(1, len(self.columns)))
         cell_h = max(1.0, (self.height() - top - 4) / max(1, len(self.rows)))
         return left, top, cell_w, cell_h
@@ -148,7 +150,8 @@ class ConfusionMatrixView(QWidget):
         self.pairs.setMaximumHeight(90)
         layout.addWidget(self.pairs, 1)
 
-    def set_matrix(self, matrix: np.ndarray | None, *, class_names=CLASS_NAMES, ignore_index: int | None = VOID_INDEX) -> None:
+    def set_matrix(self, matrix: np.ndarray | None, *, class_names, ignore_index: int | None) -> None:
+        """Show ``matrix`` (None: an empty one) of the classes ``class_names`` with void ``ignore_index``."""
         if matrix is None:
             matrix = np.zeros((len(class_names),) * 2, np.int64)
         self.heat_map.set_matrix(matrix, class_names=class_names, ignore_index=ignore_index)

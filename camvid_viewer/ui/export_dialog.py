@@ -96,6 +96,27 @@ class ExportDialog(QDialog):
 
     # -- layout -------------------------------------------------------------------------------
     def _build(self) -> None:
+        self.progress_bar = QProgressBar(visible=False)
+        self.progress_label = QLabel(visible=False)
+        self.message_label = QLabel(wordWrap=True, visible=False)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_folder_button = button("Open folder", self.open_output_folder, visible=False)
+        self.export_button = button("Export", self.start, default=True)
+        self.cancel_button = button("Cancel export", self.cancel, visible=False)
+        self.close_button = button("Close", self.close)
+        buttons = row(self.open_folder_button, None, self.export_button, self.cancel_button, self.close_button)
+
+        layout = QVBoxLayout(self)
+        self.form_groups = [titled_group("Input", self._build_inputs()), titled_group("Output", self._build_outputs()),
+                            titled_group("Drawing", self._build_drawing())]
+        for group in self.form_groups:
+            layout.addWidget(group)
+        for widget in (self.progress_bar, self.progress_label, self.message_label, buttons):
+            layout.addWidget(widget)
+        self.setMinimumWidth(640)
+
+    def _build_inputs(self) -> QFormLayout:
+        """Source, annotations and the frame range."""
         self.input_edit = QLineEdit(placeholderText="a video file or a folder of frames")
         self.input_edit.editingFinished.connect(lambda: self._input_changed(self.input_edit.text()))
         self.input_info = QLabel()
@@ -111,7 +132,10 @@ class ExportDialog(QDialog):
         inputs.addRow("Annotations:", row(self.annotations_edit, button(
             "Browse...", lambda: self._ask(self.annotations_edit, "Annotations folder (label PNGs)"))))
         inputs.addRow("Frames:", frames)
+        return inputs
 
+    def _build_outputs(self) -> QFormLayout:
+        """The video, and the optional metrics CSV and masks folder."""
         self.output_edit = QLineEdit(placeholderText="the MP4 video to write")
         self.output_edit.textEdited.connect(lambda _: setattr(self, "_confirmed_output", None))
         self.csv_edit = QLineEdit(placeholderText="none (needs annotations)")
@@ -122,7 +146,10 @@ class ExportDialog(QDialog):
             "Browse...", lambda: self._ask(self.csv_edit, "Per-frame metrics CSV", save="CSV (*.csv)"))))
         outputs.addRow("Masks folder:", row(self.masks_edit, button(
             "Browse...", lambda: self._ask(self.masks_edit, "Folder for the label PNGs"))))
+        return outputs
 
+    def _build_drawing(self) -> QFormLayout:
+        """View, opacity, legend, hidden classes, quality, smoothing and the model's name."""
         self.view_box = QComboBox()
         for view in EXPORT_VIEWS:
             self.view_box.addItem(view.replace("-", " ").capitalize(), view)
@@ -139,24 +166,7 @@ class ExportDialog(QDialog):
         drawing.addRow("Quality:", row(self.quality_box, QLabel("Unreadable frame:"), self.bad_frame_box, None))
         drawing.addRow("", self.smoothing_check)
         drawing.addRow("Model:", self.model_label)
-
-        self.progress_bar = QProgressBar(visible=False)
-        self.progress_label = QLabel(visible=False)
-        self.message_label = QLabel(wordWrap=True, visible=False)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_folder_button = button("Open folder", self.open_output_folder, visible=False)
-        self.export_button = button("Export", self.start, default=True)
-        self.cancel_button = button("Cancel export", self.cancel, visible=False)
-        self.close_button = button("Close", self.close)
-        buttons = row(self.open_folder_button, None, self.export_button, self.cancel_button, self.close_button)
-
-        layout = QVBoxLayout(self)
-        self.form_groups = [titled_group("Input", inputs), titled_group("Output", outputs), titled_group("Drawing", drawing)]
-        for group in self.form_groups:
-            layout.addWidget(group)
-        for widget in (self.progress_bar, self.progress_label, self.message_label, buttons):
-            layout.addWidget(widget)
-        self.setMinimumWidth(640)
+        return drawing
 
     # -- defaults from the window -------------------------------------------------------------
     def _load_defaults(self) -> None:

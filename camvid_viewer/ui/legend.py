@@ -8,7 +8,6 @@ from PyQt6.QtGui import QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import QCheckBox, QDockWidget, QVBoxLayout, QWidget
 
 from camvid_viewer.session import ViewerSession
-from model.classes import VOID_INDEX
 
 
 def _swatch(bgr) -> QIcon:
@@ -18,7 +17,9 @@ def _swatch(bgr) -> QIcon:
 
 
 class LegendDock(QDockWidget):
-    """A view of ``session.hidden``: unticking a class lets the frame show through its pixels."""
+    """A view of ``session.hidden``: unticking a class lets the frame show through its pixels.
+
+    One row per class of ``session.label_set`` (the model's; the truth's without one)."""
 
     def __init__(self, session: ViewerSession, parent=None) -> None:
         super().__init__("Legend", parent)
@@ -30,7 +31,8 @@ class LegendDock(QDockWidget):
         self._layout.setContentsMargins(6, 4, 6, 4)
         self._layout.setSpacing(2)
         self.setWidget(self._body)
-        session.events.model.connect(self._rebuild)
+        for event in (session.events.model, session.events.truth):  # either may change the classes
+            event.connect(self._rebuild)
         session.events.display.connect(self._sync)
         self._rebuild()
 
@@ -40,9 +42,10 @@ class LegendDock(QDockWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.checkboxes = []
-        palette = self.session.palette_bgr
-        for index, name in enumerate(self.session.class_names):
-            box = QCheckBox(name + (" (not scored)" if index == VOID_INDEX else ""))
+        classes = self.session.label_set
+        palette = classes.palette_bgr
+        for index, name in enumerate(classes.names):
+            box = QCheckBox(name + (" (not scored)" if index == classes.void_index else ""))
             box.setIcon(_swatch(palette[index]))
             box.setChecked(index not in self.session.hidden)
             box.toggled.connect(lambda checked, i=index: self.session.set_class_hidden(i, not checked))

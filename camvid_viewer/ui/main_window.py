@@ -316,8 +316,9 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
             self.canvas.set_image(result.frame)
             return
         try:
-            image = render_view(s.view, result.frame, result.labels, result.truth, palette_bgr=s.palette_bgr,
-                                opacity=s.opacity, hidden=s.hidden, legend=s.legend, class_names=s.class_names)
+            classes = s.label_set  # the model's (the truth's without one)
+            image = render_view(s.view, result.frame, result.labels, result.truth, palette_bgr=classes.palette_bgr, opacity=s.opacity,
+                                hidden=s.hidden, legend=s.legend, class_names=classes.names, void_index=classes.void_index)
         except Exception as exc:  # noqa: BLE001 - a rendering problem must not take the window down
             self.report(f"frame {result.index}: cannot draw the {s.view} view ({exc})")
             image = result.frame

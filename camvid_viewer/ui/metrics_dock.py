@@ -25,7 +25,6 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer.session import ViewerSession, format_score
-from model.classes import VOID_INDEX
 
 COLUMNS = ("Class", "IoU", "Dice", "Share", "Run IoU", "Run Dice")
 TIPS = ("", "This frame", "This frame", "Share of the frame's scored pixels", "Pooled over scored frames", "Pooled over scored frames")
@@ -87,6 +86,7 @@ class MetricsDock(QDockWidget):
         session.events.metrics.connect(self.refresh)
         session.events.source.connect(self.refresh)
         session.events.model.connect(self.refresh)
+        session.events.truth.connect(self.refresh)
         self.refresh()
 
     def cell_text(self, row: int, column: int) -> str:
@@ -105,14 +105,15 @@ class MetricsDock(QDockWidget):
             self.frame_caption.setText("No model loaded")
         else:
             self.frame_caption.setText("No truth for this frame")
-        names = self.session.class_names
+        # One row per class the session scores in: the model's label set (the truth's without a model).
+        names, void = self.session.running.class_names, self.session.running.ignore_index
         self.table.setRowCount(len(names))
         for row, name in enumerate(names):
             values = [
                 name,
                 format_score(frame.iou[row]) if frame else "",
                 format_score(frame.dice[row]) if frame else "",
-                format_score(frame.pixel_share[row]) if frame and row != VOID_INDEX else "",
+                format_score(frame.pixel_share[row]) if frame and row != void else "",
                 format_score(running.iou[row]) if running else "",
                 format_score(running.dice[row]) if running else "",
             ]

@@ -98,7 +98,9 @@ class PixelAnalysisView(QWidget):
                 self.readout.setText("No truth for this frame: the error view needs an annotation")
                 self.view.set_image(result.frame)
                 return
-            self.view.set_image(error_split(result.frame, result.labels, result.truth, palette_bgr=self.session.palette_bgr))
+            classes = self.session.label_set
+            self.view.set_image(error_split(result.frame, result.labels, result.truth, palette_bgr=classes.palette_bgr,
+                                            void_index=classes.void_index))
             return
         if self._confidence_for != id(result):
             self._request_confidence(result)
@@ -134,6 +136,7 @@ class PixelAnalysisView(QWidget):
         if self.mode == "error" and x >= w + 4:
             x -= w + 4  # right half of the split shows the same pixels
         confidence = self.confidence if self._confidence_for == id(result) else None
-        text = hover_readout(x, y, result.labels, result.truth, confidence, self.session.class_names)
+        classes = self.session.label_set
+        text = hover_readout(x, y, result.labels, result.truth, confidence, classes.names, void_index=classes.void_index)
         if text:
             self.readout.setText(text)

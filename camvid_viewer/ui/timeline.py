@@ -17,7 +17,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from camvid_viewer.analysis.evaluation import SourceEvaluation
-from model.classes import CLASS_NAMES, VOID_INDEX
+from camvid_viewer.analysis.summaries import class_choices, default_class
 
 _MIOU_PEN = pg.mkPen((40, 110, 220), width=2)
 _CLASS_PEN = pg.mkPen((230, 130, 20), width=2)
@@ -39,23 +39,22 @@ def _series(values) -> np.ndarray:
 
 
 class MetricsTimeline(QWidget):
-    """Two x-linked plots: scores (0..1) above, flicker below, with a playhead in both."""
+    """Two x-linked plots: scores (0..1) above, flicker below, with a playhead in both.
+
+    The class picker offers the scored classes of the evaluation shown (its model's label set),
+    road first when the model has a class called road."""
 
     seek_requested = pyqtSignal(int)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.evaluation: SourceEvaluation | None = None
-        self.class_index = CLASS_NAMES.index("road")
+        self.class_index: int | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Class IoU:"))
         self.class_box = QComboBox()
-        for c, name in enumerate(CLASS_NAMES):
-            if c != VOID_INDEX:
-                self.class_box.addItem(name, c)
-        self.class_box.setCurrentIndex(self.class_box.findData(self.class_index))
         self.class_box.currentIndexChanged.connect(self._class_changed)
         bar.addWidget(self.class_box)
         self.compensated = QCheckBox("Flicker after motion compensation")
@@ -88,7 +87,7 @@ class MetricsTimeline(QWidget):
             plot.addLegend(offset=(50, 1), labelTextColor=(30, 30, 30), colCount=3, brush=(255, 255, 255, 200))
         self.miou_curve = self.score_plot.plot([], [], pen=_MIOU_PEN, name="frame mIoU", symbol="o", symbolSize=4,
                                                symbolBrush=(40, 110, 220), symbolPen=None)
-        self.class_curve = self.score_plot.plot([], [], pen=_CLASS_PEN, name="road IoU")
+        self.class_curve = self.score_plot.plot([], [], pen=_CLASS_PEN, name="class IoU")
         self.flicker_curve = self.flicker_plot.plot([], [], pen=_FLICKER_PEN, name="prediction changes")
         self.truth_curve = self.flicker_plot.plot([], [], pen=_TRUTH_PEN, name="truth changes")
         self.playheads = [pg.InfiniteLine(pos=0, angle=90, movable=False, pen=_PLAYHEAD_PEN) for _ in range(2)]
@@ -102,6 +101,8 @@ class MetricsTimeline(QWidget):
     def set_evaluation(self, evaluation: SourceEvaluation | None) -> None:
         """Show ``evaluation`` (None clears the plots)."""
         self.evaluation = evaluation
+        if evaluation is not None:
+            self._offer_classes(class_choices(evaluation))
         self._redraw()
         if evaluation is not None and len(evaluation):
             self.score_plot.setXRange(float(evaluation.indices[0]), float(evaluation.indices[-1]), padding=0.01)
@@ -124,13 +125,27 @@ class MetricsTimeline(QWidget):
                   "flicker": self.flicker_curve, "truth_change": self.truth_curve}
         return {k: tuple(np.asarray(a) for a in c.getData()) for k, c in curves.items()}
 
+    def _offer_classes(self, choices: list[tuple[int, str]]) -> None:
+        """Fill the class picker, keeping the class shown when the new evaluation has it."""
+        if [(self.class_box.itemData(i), self.class_box.itemText(i)) for i in range(self.class_box.count())] == choices:
+            return
+        shown = self.class_box.currentText() or None
+        self.class_box.blockSignals(True)
+        self.class_box.clear()
+        for c, name in choices:
+            self.class_box.addItem(name, c)
+        self.class_index = default_class(choices, keep=shown)
+        self.class_box.setCurrentIndex(self.class_box.findData(self.class_index))
+        self.class_box.blockSignals(False)
+
     def _class_changed(self) -> None:
-        self.class_index = int(self.class_box.currentData())
+        data = self.class_box.currentData()
+        self.class_index = None if data is None else int(data)
         self._redraw()
 
     def _redraw(self) -> None:
         ev = self.evaluation
-        name = CLASS_NAMES[self.class_index]
+        name = self.class_box.currentText() or "class"
         self.class_curve.opts["name"] = f"{name} IoU"
         _rename_legend(self.score_plot, self.class_curve, f"{name} IoU")
         if ev is None or not len(ev):
@@ -140,7 +155,8 @@ class MetricsTimeline(QWidget):
         x = ev.indices.astype(np.float64)
         scores = ev.frame_scores
         self.miou_curve.setData(x, _series(s.mean_iou for s in scores), connect="finite")
-        self.class_curve.setData(x, _series(s.iou[self.class_index] for s in scores), connect="finite")
+        c = self.class_index
+        self.class_curve.setData(x, _series(s.iou[c] for s in scores) if c is not None else np.full(len(x), np.nan), connect="finite")
         compensated = self.compensated.isChecked()
         flicker = ev.flicker_compensated if compensated else ev.flicker
         truth = ev.truth_change_compensated if compensated else ev.truth_change

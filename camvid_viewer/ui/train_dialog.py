@@ -33,7 +33,7 @@ from PyQt6.QtWidgets import (
 
 from camvid_viewer import training as job
 from camvid_viewer.sources.download import user_data_dir
-from camvid_viewer.ui.form_widgets import button, row
+from camvid_viewer.ui.form_widgets import button, row, titled_group
 from camvid_viewer.ui.train_plots import TrainingPlots
 
 
@@ -78,6 +78,30 @@ class TrainDialog(QDialog):
 
     # ----- layout
     def _build(self) -> None:
+        left = QVBoxLayout()
+        settings, buttons = self._build_settings(), self._build_buttons()
+        for w in (settings, self.message_label, buttons, *self._build_progress()):
+            left.addWidget(w)
+        left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setFixedWidth(440)
+
+        self.log_view = QPlainTextEdit(readOnly=True, maximumBlockCount=5000)
+        self.log_view.setPlaceholderText("Training log")
+        self.plots = TrainingPlots()
+        p = self.plots  # its curves and bars, also reachable from the dialog
+        self.loss_curve, self.acc_curve, self.miou_curve, self.class_bars = p.loss_curve, p.acc_curve, p.miou_curve, p.class_bars
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.plots)
+        splitter.addWidget(self.log_view)
+        splitter.setSizes([620, 180])
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        layout.addWidget(splitter, 1)
+
+    def _build_settings(self) -> QGroupBox:
+        """The run settings form: dataset, backbone, schedule, device, output and resume files."""
         form = QFormLayout()
         self.data_edit = QLineEdit(placeholderText="folder with train/ + trainannot/ (and val/ + valannot/)")
         self.data_edit.editingFinished.connect(self._dataset_changed)
@@ -105,19 +129,18 @@ class TrainDialog(QDialog):
         for edit in (self.data_edit, self.out_edit, self.resume_edit):  # long paths do not fit: show them whole
             edit.textChanged.connect(edit.setToolTip)
         form.addRow("Resume from", self._with_browse(self.resume_edit, self._browse_resume))
-        settings = QGroupBox("Run settings")
-        settings.setLayout(form)
+        return titled_group("Run settings", form)
 
+    def _build_buttons(self) -> QWidget:
+        """Start / Stop on the left, Close on the right; the form's message label above them."""
         self.message_label = QLabel(wordWrap=True, styleSheet="color: #b00020;")
         self.start_button = QPushButton("Start", clicked=self.start, default=True)
         self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
         self.close_button = QPushButton("Close", clicked=self.close)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
+        return row(self.start_button, self.stop_button, None, self.close_button)
 
+    def _build_progress(self) -> list[QWidget]:
+        """The epoch and run bars, the clock, and the best checkpoint with its buttons."""
         self.epoch_bar, self.run_bar = QProgressBar(), QProgressBar()
         self.epoch_bar.setFormat("epoch: %p%")
         self.run_bar.setFormat("run: %p%")
@@ -128,34 +151,8 @@ class TrainDialog(QDialog):
         best_box = QGroupBox("Best checkpoint")
         best_layout = QVBoxLayout(best_box)
         best_layout.addWidget(self.best_label)
-        checkpoint_buttons = QHBoxLayout()
-        checkpoint_buttons.addWidget(self.use_button)
-        checkpoint_buttons.addWidget(self.resume_last_button)
-        best_layout.addLayout(checkpoint_buttons)
-
-        left = QVBoxLayout()
-        for w in (settings, self.message_label):
-            left.addWidget(w)
-        left.addLayout(buttons)
-        for w in (self.epoch_bar, self.run_bar, self.time_label, best_box):
-            left.addWidget(w)
-        left.addStretch(1)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setFixedWidth(440)
-
-        self.log_view = QPlainTextEdit(readOnly=True, maximumBlockCount=5000)
-        self.log_view.setPlaceholderText("Training log")
-        self.plots = TrainingPlots()
-        p = self.plots  # its curves and bars, also reachable from the dialog
-        self.loss_curve, self.acc_curve, self.miou_curve, self.class_bars = p.loss_curve, p.acc_curve, p.miou_curve, p.class_bars
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.plots)
-        splitter.addWidget(self.log_view)
-        splitter.setSizes([620, 180])
-        layout = QHBoxLayout(self)
-        layout.addWidget(left_widget)
-        layout.addWidget(splitter, 1)
+        best_layout.addWidget(row(self.use_button, self.resume_last_button))
+        return [self.epoch_bar, self.run_bar, self.time_label, best_box]
 
     @staticmethod
     def _with_browse(edit: QLineEdit, slot) -> QWidget:
@@ -180,7 +177,10 @@ class TrainDialog(QDialog):
 
     def _dataset_changed(self) -> None:
         text = self.data_edit.text().strip()
-        self.dataset_info.setText(job.describe_dataset(root=text).text() if text else "No dataset chosen.")
+        summary = job.describe_dataset(root=text) if text else None
+        self.dataset_info.setText(summary.text() if summary else "No dataset chosen.")
+        if summary is not None and summary.label_set is not None:
+            self.plots.set_classes(summary.label_set)  # the per-class bars: the dataset's classes
         self._refresh_default_out()
 
     def _refresh_default_out(self) -> None:
@@ -214,6 +214,7 @@ class TrainDialog(QDialog):
         self._request, self._progress, self._stopping = request, job.RunProgress(), False
         self._stdout_tail, self._stderr_last = b"", ""
         self.message_label.setText("")
+        self.plots.set_classes(job.run_label_set(request=request))
         self.plots.clear()
         program, args = job.train_command(request=request)
         env = QProcessEnvironment.systemEnvironment()

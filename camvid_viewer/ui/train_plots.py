@@ -7,9 +7,7 @@ __all__ = ["TrainingPlots"]
 import pyqtgraph as pg
 from PyQt6.QtWidgets import QGridLayout, QWidget
 
-from model.classes import CLASS_NAMES, PALETTE_RGB, VOID_INDEX
-
-_CLASSES = [n for i, n in enumerate(CLASS_NAMES) if i != VOID_INDEX]
+from model.classes import LabelSet
 
 
 def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
@@ -22,7 +20,11 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
 
 class TrainingPlots(QWidget):
     """Training loss (top), validation pixel accuracy and mIoU (bottom left), latest per-class IoU
-    (bottom right). The curves and bars are attributes, so a caller can read what is drawn."""
+    (bottom right). The curves and bars are attributes, so a caller can read what is drawn.
+
+    The bars are the scored classes of :meth:`set_classes` (the training dataset's, or the card of
+    the checkpoint a run resumes); none until then.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,11 +38,9 @@ class TrainingPlots(QWidget):
         self.miou_curve = self.val_plot.plot(pen=pg.mkPen("#d62728", width=2), symbolBrush="#d62728", name="mIoU", **symbol)
         self.class_plot = _plot("Per-class val IoU (latest epoch)", "", "IoU")
         self.class_plot.setXRange(0, 1)
-        self.class_plot.getAxis("left").setTicks([list(enumerate(_CLASSES))])
-        self.class_plot.setYRange(-0.6, len(_CLASSES) - 0.4)
         self.class_plot.invertY(True)
-        self.class_bars = pg.BarGraphItem(x0=0, y=list(range(len(_CLASSES))), height=0.7, width=[0] * len(_CLASSES),
-                                          brushes=[pg.mkBrush(*PALETTE_RGB[CLASS_NAMES.index(n)]) for n in _CLASSES])
+        self.classes: list[str] = []  # the bars' class names, top to bottom
+        self.class_bars = pg.BarGraphItem(x0=0, y=[], height=0.7, width=[], brushes=[])
         self.class_plot.addItem(self.class_bars)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -48,11 +48,23 @@ class TrainingPlots(QWidget):
         grid.addWidget(self.val_plot, 1, 0)
         grid.addWidget(self.class_plot, 1, 1)
 
+    def set_classes(self, label_set: LabelSet | None) -> None:
+        """One bar per scored class of ``label_set``, in its colour (None: no bars)."""
+        scored = label_set.scored if label_set is not None else ()
+        names = [label_set.names[i] for i in scored]
+        if names == self.classes:
+            return
+        self.classes = names
+        self.class_plot.getAxis("left").setTicks([list(enumerate(names))])
+        self.class_plot.setYRange(-0.6, max(len(names), 1) - 0.4)
+        self.class_bars.setOpts(y=list(range(len(names))), width=[0] * len(names),
+                                brushes=[pg.mkBrush(*label_set.palette_rgb[i]) for i in scored])
+
     def clear(self) -> None:
         """Empty every curve and bar (a new run starts)."""
         for curve in (self.loss_curve, self.acc_curve, self.miou_curve):
             curve.setData([], [])
-        self.class_bars.setOpts(width=[0] * len(_CLASSES))
+        self.class_bars.setOpts(width=[0] * len(self.classes))
 
     def show_losses(self, losses) -> None:
         """``losses``: (step, loss) pairs so far."""
@@ -68,4 +80,4 @@ class TrainingPlots(QWidget):
 
     def show_class_iou(self, class_iou: dict) -> None:
         """Bars of the latest epoch's IoU per class name (a missing or n/a class shows 0)."""
-        self.class_bars.setOpts(width=[class_iou.get(n) or 0.0 for n in _CLASSES])
+        self.class_bars.setOpts(width=[class_iou.get(n) or 0.0 for n in self.classes])

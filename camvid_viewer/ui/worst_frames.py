@@ -18,9 +18,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer.analysis import FrameRow, frame_rows
+from camvid_viewer.analysis import FrameRow, class_choices, default_class, frame_rows
 from camvid_viewer.analysis.evaluation import SourceEvaluation
-from model.classes import CLASS_NAMES, VOID_INDEX
 
 SORT_ROLE = Qt.ItemDataRole.UserRole  # numeric value; n/a sorts after every number
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's source frame index
@@ -33,19 +32,20 @@ def _percent(value: float | None) -> str:
 
 
 class FrameTableModel(QAbstractTableModel):
-    """Rows of :func:`camvid_viewer.analysis.evaluation.frame_rows` plus one chosen class's IoU column."""
+    """Rows of :func:`camvid_viewer.analysis.evaluation.frame_rows` plus one chosen class's IoU column
+    (the rows' own classes: the evaluated model's)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.rows: list[FrameRow] = []
-        self.class_index = CLASS_NAMES.index("road")
+        self.class_index: int | None = None
 
     def set_rows(self, rows: list[FrameRow]) -> None:
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()
 
-    def set_class(self, class_index: int) -> None:
+    def set_class(self, class_index: int | None) -> None:
         self.class_index = class_index
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, len(_FIXED), len(_FIXED))
         if self.rows:
@@ -57,15 +57,22 @@ class FrameTableModel(QAbstractTableModel):
     def columnCount(self, parent=_ROOT) -> int:  # noqa: N802 - Qt API
         return 0 if parent.isValid() else len(_FIXED) + 1
 
+    @property
+    def class_name(self) -> str | None:
+        """The name of the class in the IoU column (the rows' classes), None before any rows."""
+        names, c = (self.rows[0].class_names if self.rows else ()), self.class_index
+        return names[c] if c is not None and c < len(names) else None
+
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 - Qt API
         if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
             return None
         if section < len(_FIXED):
             return _FIXED[section]
-        return f"{CLASS_NAMES[self.class_index]} IoU"
+        return f"{self.class_name or 'Class'} IoU"
 
     def value(self, row: FrameRow, column: int):
-        return (row.index, row.name, row.mean_iou, row.pixel_accuracy, row.flicker, row.iou[self.class_index])[column]
+        class_iou = row.iou[self.class_index] if self.class_index is not None else None
+        return (row.index, row.name, row.mean_iou, row.pixel_accuracy, row.flicker, class_iou)[column]
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -100,9 +107,6 @@ class WorstFramesView(QWidget):
         bar.addWidget(QLabel("Worst first by:"))
         self.sort_box = QComboBox()
         self.sort_box.addItem("frame mIoU", "mean_iou")
-        for c, name in enumerate(CLASS_NAMES):
-            if c != VOID_INDEX:
-                self.sort_box.addItem(f"{name} IoU", c)
         self.sort_box.currentIndexChanged.connect(self._sort_choice_changed)
         bar.addWidget(self.sort_box, 1)
         layout.addLayout(bar)
@@ -128,8 +132,28 @@ class WorstFramesView(QWidget):
         self.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
 
     def set_evaluation(self, evaluation: SourceEvaluation | None) -> None:
+        """Show ``evaluation``'s frames; the sort choices are its scored classes (None clears)."""
+        if evaluation is not None:
+            self._offer_classes(class_choices(evaluation))
         self.model.set_rows(frame_rows(evaluation) if evaluation is not None else [])
         self._sort_choice_changed()
+
+    def _offer_classes(self, choices: list[tuple[int, str]]) -> None:
+        """One "<class> IoU" sort choice per class; the choice and the class column are kept when
+        the new classes have them, else the column shows road, or the first class."""
+        offered = [(self.sort_box.itemData(i), self.sort_box.itemText(i)) for i in range(1, self.sort_box.count())]
+        if offered == [(c, f"{name} IoU") for c, name in choices]:
+            return
+        sorted_by = self.sort_box.currentText() if isinstance(self.sort_box.currentData(), int) else None
+        column = self.model.class_name
+        self.sort_box.blockSignals(True)
+        while self.sort_box.count() > 1:
+            self.sort_box.removeItem(1)
+        for c, name in choices:
+            self.sort_box.addItem(f"{name} IoU", c)
+        self.sort_box.setCurrentIndex(max(0, self.sort_box.findText(sorted_by)) if sorted_by else 0)
+        self.sort_box.blockSignals(False)
+        self.model.class_index = default_class(choices, keep=column)
 
     def sort_by(self, key: str | int) -> None:
         """``"mean_iou"`` or a class index: show that figure and sort worst first."""

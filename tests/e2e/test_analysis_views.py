@@ -10,7 +10,7 @@ import pytest
 from PyQt6.QtCore import QPointF, Qt
 
 from camvid_viewer import analysis
-from model.classes import NUM_CLASSES, VOID_INDEX
+from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
 
 WAIT_MS = 60_000
 pytestmark = pytest.mark.timeout(180)
@@ -31,7 +31,8 @@ def make_evaluation(n: int = 12, start: int = 0, step: int = 1, seed: int = 3) -
     return analysis.SourceEvaluation(
         source_path="clip", model_name="test", indices=np.arange(start, start + n * step, step, dtype=np.int64),
         names=tuple(f"frame{k}" for k in range(n)), matrices=np.asarray(matrices), flicker=flicker,
-        flicker_compensated=flicker / 2, truth_change=flicker / 3, truth_change_compensated=flicker / 4)
+        flicker_compensated=flicker / 2, truth_change=flicker / 3, truth_change_compensated=flicker / 4,
+        class_names=CLASS_NAMES, ignore_index=VOID_INDEX)
 
 
 def click_plot(qtbot, timeline, plot, x: float, y: float) -> None:
@@ -101,7 +102,7 @@ def test_confusion_heat_map_shows_row_normalised_values(qtbot):
     qtbot.waitExposed(view)
     m = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     m[3, 3], m[3, 4], m[4, 4], m[4, 3], m[8, 8], m[8, 1] = 600, 400, 900, 100, 50, 150
-    view.set_matrix(m)
+    view.set_matrix(m, class_names=CLASS_NAMES, ignore_index=VOID_INDEX)
     heat = view.heat_map
     assert heat.value_at(3, 4) == pytest.approx(0.4)
     assert heat.value_at(8, 1) == pytest.approx(0.75)

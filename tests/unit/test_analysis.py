@@ -23,7 +23,7 @@ from camvid_viewer.analysis.pixel_views import (
     error_split,
     hover_readout,
 )
-from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX, palette_bgr
+from model.classes import CAMVID, CLASS_NAMES, NUM_CLASSES, VOID_INDEX, palette_bgr
 from model.data import read_label
 from model.metrics import ConfusionMatrix, scores_from_matrix
 
@@ -51,6 +51,8 @@ class ListSource:
 
 
 class DictTruth:
+    label_set = CAMVID  # CamVid label maps: the classes a model whose card names none is scored in
+
     def __init__(self, labels: dict[int, np.ndarray], annotations_dir: Path | None = None) -> None:
         self.labels, self.annotations_dir = labels, annotations_dir
         self.labelled_indices = sorted(labels)
@@ -177,7 +179,7 @@ def test_rows_worst_frames_pairs_and_exports(tmp_path):
 
     matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     matrix[3, 3], matrix[3, 4], matrix[4, 4], matrix[4, 3], matrix[0, 0] = 60, 40, 90, 10, 5
-    pairs = analysis.most_confused_pairs(matrix, top=3)
+    pairs = analysis.most_confused_pairs(matrix, class_names=CLASS_NAMES, ignore_index=VOID_INDEX, top=3)
     assert [(p.truth_name, p.prediction_name) for p in pairs] == [("road", "sidewalk"), ("sidewalk", "road")]
     assert pairs[0].share == pytest.approx(0.4) and pairs[0].pixels == 40
     np.testing.assert_allclose(analysis.row_normalised(matrix)[3, [3, 4]], [0.6, 0.4])
@@ -199,8 +201,8 @@ def test_error_views_colour_a_hand_made_frame():
     frame = np.full((2, 3, 3), 200, np.uint8)
     truth = np.array([[3, 3, VOID_INDEX], [8, 0, 0]], np.uint8)
     labels = np.array([[3, 4, 3], [9, 0, 8]], np.uint8)
-    missed = error_overlay(frame, labels, truth, palette_bgr=lut, mode="truth").astype(int)
-    alarms = error_overlay(frame, labels, truth, palette_bgr=lut, mode="prediction").astype(int)
+    missed = error_overlay(frame, labels, truth, palette_bgr=lut, void_index=VOID_INDEX, mode="truth").astype(int)
+    alarms = error_overlay(frame, labels, truth, palette_bgr=lut, void_index=VOID_INDEX, mode="prediction").astype(int)
     dim = round(200 * CORRECT_DIM)
     for view in (missed, alarms):
         assert (view[0, 0] == dim).all() and (view[1, 1] == dim).all()  # correct: dimmed frame
@@ -211,7 +213,7 @@ def test_error_views_colour_a_hand_made_frame():
     np.testing.assert_array_equal(alarms[0, 1], coloured(4))  # false sidewalk -> sidewalk colour
     np.testing.assert_array_equal(missed[1, 0], coloured(8))
     np.testing.assert_array_equal(alarms[1, 2], coloured(8))
-    split = error_split(frame, labels, truth, palette_bgr=lut, captions=False)
+    split = error_split(frame, labels, truth, palette_bgr=lut, void_index=VOID_INDEX, captions=False)
     assert split.shape == (2, 3 + 4 + 3, 3)
     np.testing.assert_array_equal(split[:, :3], missed.astype(np.uint8))
     np.testing.assert_array_equal(split[:, 7:], alarms.astype(np.uint8))
@@ -229,11 +231,11 @@ def test_hover_readout():
     labels = np.array([[3, 4]], np.uint8)
     truth = np.array([[3, VOID_INDEX]], np.uint8)
     conf = np.array([[0.93, 0.5]], np.float32)
-    assert hover_readout(0, 0, labels, truth, conf, CLASS_NAMES) == "x 0, y 0 | predicted road (93%) | true road | correct"
-    assert "true void (not scored)" in hover_readout(1, 0, labels, truth, None, CLASS_NAMES)
-    assert hover_readout(0, 0, labels, None, None, CLASS_NAMES) == "x 0, y 0 | predicted road"
-    assert hover_readout(5, 0, labels, truth, conf, CLASS_NAMES) == ""
-    assert "WRONG" in hover_readout(0, 0, labels, np.array([[4, 4]], np.uint8), None, CLASS_NAMES)
+    assert hover_readout(0, 0, labels, truth, conf, CLASS_NAMES, void_index=VOID_INDEX) == "x 0, y 0 | predicted road (93%) | true road | correct"
+    assert "true void (not scored)" in hover_readout(1, 0, labels, truth, None, CLASS_NAMES, void_index=VOID_INDEX)
+    assert hover_readout(0, 0, labels, None, None, CLASS_NAMES, void_index=VOID_INDEX) == "x 0, y 0 | predicted road"
+    assert hover_readout(5, 0, labels, truth, conf, CLASS_NAMES, void_index=VOID_INDEX) == ""
+    assert "WRONG" in hover_readout(0, 0, labels, np.array([[4, 4]], np.uint8), None, CLASS_NAMES, void_index=VOID_INDEX)
 
 
 # -- flicker and smoothing ------------------------------------------------------------------------

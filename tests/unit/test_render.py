@@ -16,7 +16,7 @@ from camvid_viewer.rendering import (
     render_view,
     side_by_side,
 )
-from model.classes import CLASS_NAMES, palette_bgr
+from model.classes import CLASS_NAMES, VOID_INDEX, palette_bgr
 
 PALETTE = palette_bgr()
 
@@ -71,19 +71,19 @@ def test_side_by_side_panels(scene):
 
 def test_error_map_modes(scene):
     frame, labels, truth = scene
-    by_truth = error_map(frame, labels, truth, palette_bgr=PALETTE)
+    by_truth = error_map(frame, labels, truth, palette_bgr=PALETTE, void_index=VOID_INDEX)
     assert tuple(by_truth[25, 45]) == tuple(PALETTE[8])  # wrong (sky predicted on a car): true class colour
     assert tuple(by_truth[10, 10]) == (30, 30, 30)  # correct: the frame dimmed
     assert tuple(by_truth[0, 0]) == (128, 128, 128)  # void: grey
-    by_prediction = error_map(frame, labels, truth, palette_bgr=PALETTE, mode="prediction")
+    by_prediction = error_map(frame, labels, truth, palette_bgr=PALETTE, void_index=VOID_INDEX, mode="prediction")
     assert tuple(by_prediction[25, 45]) == tuple(PALETTE[0])
     with pytest.raises(ValueError, match="mode"):
-        error_map(frame, labels, truth, palette_bgr=PALETTE, mode="nope")
+        error_map(frame, labels, truth, palette_bgr=PALETTE, void_index=VOID_INDEX, mode="nope")
 
 
 def test_legend_shows_swatches_of_visible_classes():
     black = np.zeros((360, 480, 3), np.uint8)
-    out = draw_legend(black, class_names=CLASS_NAMES, palette_bgr=PALETTE, hidden={8})
+    out = draw_legend(black, class_names=CLASS_NAMES, palette_bgr=PALETTE, hidden={8}, void_index=VOID_INDEX)
     assert out.shape == black.shape and not black.any()
 
     def has_colour(image, colour):
@@ -97,7 +97,7 @@ def test_legend_shows_swatches_of_visible_classes():
 
 
 def test_legend_fits_small_frames():
-    out = draw_legend(np.zeros((120, 160, 3), np.uint8), class_names=CLASS_NAMES, palette_bgr=PALETTE)
+    out = draw_legend(np.zeros((120, 160, 3), np.uint8), class_names=CLASS_NAMES, palette_bgr=PALETTE, void_index=VOID_INDEX)
     assert out.shape == (120, 160, 3) and out.any()
 
 
@@ -112,11 +112,11 @@ def test_metrics_text_is_readable_on_bright_frames():
 
 def test_render_view_dispatch(scene):
     frame, labels, truth = scene
-    kw = dict(palette_bgr=PALETTE, opacity=0.5, hidden=frozenset(), legend=False, class_names=CLASS_NAMES)
+    kw = dict(palette_bgr=PALETTE, opacity=0.5, hidden=frozenset(), legend=False, class_names=CLASS_NAMES, void_index=VOID_INDEX)
     assert np.array_equal(render_view("overlay", frame, labels, truth, **kw), blend(frame, labels, palette_bgr=PALETTE))
     assert render_view("side-by-side", frame, labels, truth, **kw).shape == (40, 180, 3)
     assert np.array_equal(render_view("mask", frame, labels, None, **kw), colourise(labels, palette_bgr=PALETTE))
-    assert np.array_equal(render_view("error", frame, labels, truth, **kw), error_map(frame, labels, truth, palette_bgr=PALETTE))
+    assert np.array_equal(render_view("error", frame, labels, truth, **kw), error_map(frame, labels, truth, palette_bgr=PALETTE, void_index=VOID_INDEX))
     assert np.array_equal(render_view("error", frame, labels, None, **kw), render_view("overlay", frame, labels, None, **kw))
     assert set(VIEWS) == {"overlay", "side-by-side", "mask", "error"}
     with pytest.raises(ValueError, match="unknown view"):
@@ -128,7 +128,7 @@ def test_overlay_on_a_real_camvid_frame(camvid_root):
     frame = cv2.imread(str(camvid_root / "val" / name))
     truth = cv2.imread(str(camvid_root / "valannot" / name), cv2.IMREAD_GRAYSCALE)
     out = render_view("overlay", frame, truth, truth, palette_bgr=PALETTE, opacity=0.6, hidden=frozenset(),
-                      legend=True, class_names=CLASS_NAMES)
+                      legend=True, class_names=CLASS_NAMES, void_index=VOID_INDEX)
     assert out.shape == frame.shape
     road = truth == 3
     assert road.any()

@@ -16,7 +16,7 @@ from camvid_viewer.session import (
     next_playback_index,
     step_index,
 )
-from model.classes import VOID_INDEX
+from model.classes import CAMVID, VOID_INDEX
 from model.metrics import ConfusionMatrix
 
 
@@ -92,6 +92,12 @@ def test_set_index_clamps_to_the_source():
     assert indices == [4, 2]
 
 
+class _CamVidModel:
+    """A model stand-in that predicts CamVid's classes (the session scores in its model's classes)."""
+
+    label_set = CAMVID
+
+
 def _result(index, generation, pred, truth):
     matrix = ConfusionMatrix(ignore_index=VOID_INDEX).matrix_of(pred, truth) if truth is not None else None
     return FrameResult(index=index, frame=np.zeros(pred.shape + (3,), np.uint8), labels=pred, truth=truth,
@@ -102,6 +108,7 @@ def test_running_scores_pool_one_matrix_and_count_each_frame_once():
     rng = np.random.default_rng(0)
     session = ViewerSession()
     session.set_source(_Source(frame_count=5))
+    session.set_model(_CamVidModel())
     frames = [(rng.integers(0, 12, (6, 8), dtype=np.uint8), rng.integers(0, 12, (6, 8), dtype=np.uint8)) for _ in range(3)]
     for index, (pred, truth) in enumerate(frames):
         assert session.accept_result(_result(index, session.generation, pred, truth))

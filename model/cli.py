@@ -14,7 +14,10 @@ __all__ = ["add_model_commands", "UserError", "float_argument", "int_argument", 
 
 import argparse
 import json
+import os
 from pathlib import Path
+
+from model.outputs import OutputLock, real_path
 
 
 class UserError(Exception):
@@ -119,6 +122,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--workers", type=int_argument(minimum=0, maximum=64), default=0)
     t.add_argument("--out", default="runs/model.safetensors")
     t.add_argument("--resume", help="continue from a .last.safetensors checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out checkpoint (and its .last)")
     t.add_argument("--skip-bad", action="store_true", help="skip bad frames (counted) instead of stopping")
     t.add_argument("--max-steps-per-epoch", type=_positive_int, help=argparse.SUPPRESS)
     t.add_argument("--progress", choices=("text", "json"), default="text")
@@ -142,6 +146,7 @@ def cmd_train(args) -> int:
     """Check every input that can be checked without work (splits, output folder), then train."""
     train_splits, val_split = _splits(args)
     _check_writable(Path(args.out))
+    _check_train_outputs(args)
     from model.train import TrainConfig, main
 
     cfg = TrainConfig(
@@ -153,8 +158,28 @@ def cmd_train(args) -> int:
         working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
         resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
     )
-    main(cfg)
+    if os.environ.get("RANK", "0") != "0":  # DDP: rank 0 writes the checkpoints and holds the lock
+        main(cfg)
+        return 0
+    with OutputLock(cfg.out):
+        main(cfg)
     return 0
+
+
+def _check_train_outputs(args) -> None:
+    """The checkpoints may not touch the dataset or the resumed file; existing ones need --overwrite."""
+    from model.outputs import check_outputs
+
+    out = Path(args.out)
+    last = out.with_name(out.name.removesuffix(".safetensors") + ".last.safetensors")
+    resumed = args.resume is not None and real_path(args.resume) == real_path(last)
+    outputs = {"--out": out} if resumed else {"--out": out, "its .last checkpoint": last}
+    check_outputs(inputs={"--data": args.data, "--annotations": args.annotations, "--resume": args.resume,
+                          "--backbone-weights": args.backbone_weights}, outputs=outputs)
+    if args.resume is None and not args.overwrite:
+        for path in (out, last):
+            if path.exists():
+                raise UserError(f"{path}: already exists (pass --overwrite to replace it, or --resume to continue it)")
 
 
 def _splits(args) -> tuple[tuple[str, ...], str | None]:

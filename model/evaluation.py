@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.classes import CLASS_NAMES, NUM_CLASSES, VOID_INDEX
+from model.classes import CAMVID, LabelSet
 from model.data import DataError, list_images, read_image, read_label
 from model.metrics import ConfusionMatrix
 
@@ -49,7 +49,7 @@ def evaluate_folder(
         from model.inference import Segmenter
 
         segmenter = Segmenter(model, backend=backend, device=device)
-        classes = _Classes(segmenter.path, segmenter.class_names, _void_of(segmenter.card, segmenter.class_names))
+        classes = _Classes(segmenter.path, segmenter.label_set)
         cm = _matrix(classes, include_void)
 
         def truth_and_frames():
@@ -68,11 +68,18 @@ def evaluate_folder(
 
 @dataclass(frozen=True)
 class _Classes:
-    """The label set scores are computed over: whose it is, its names and its void index."""
+    """The label set scores are computed over, and whose it is (named in errors)."""
 
     source: str | Path
-    names: tuple[str, ...]
-    void_index: int | None
+    labels: LabelSet
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.labels.names
+
+    @property
+    def void_index(self) -> int | None:
+        return self.labels.void_index
 
 
 def _pairs_with_truth(images, annotations) -> tuple[list[tuple[Path, Path]], int]:
@@ -90,17 +97,10 @@ def _pairs_with_truth(images, annotations) -> tuple[list[tuple[Path, Path]], int
 
 def _card_classes(model) -> _Classes:
     if model is None:
-        return _Classes("CamVid", CLASS_NAMES, VOID_INDEX)
+        return _Classes("CamVid", CAMVID)
     from model.checkpoint import read_card
 
-    card = read_card(model)
-    names = tuple(card["classes"])
-    return _Classes(model, names, _void_of(card, names))
-
-
-def _void_of(card: dict, names) -> int | None:
-    # Cards from before void_index was stored are CamVid's 12 classes with void last.
-    return card.get("void_index", VOID_INDEX if len(names) == NUM_CLASSES else None)
+    return _Classes(model, LabelSet.from_card(read_card(model)))
 
 
 def _matrix(classes: _Classes, include_void: bool) -> ConfusionMatrix:

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 __all__ = ["Prediction", "Segmenter", "default_model_path", "working_size", "onnx_cache_dir", "user_cache_dir", "run_now"]
 
-import json
 import os
-import sys
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,37 +27,18 @@ from typing import Any
 import cv2
 import numpy as np
 
-from model.checkpoint import CheckpointError, atomic_write, file_sha256, load_checkpoint
+from model.checkpoint import CheckpointError, load_checkpoint
 from model.classes import LabelSet
+from model.onnx_backend import OnnxRunner, onnx_cache_dir, user_cache_dir
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_MODEL = _PROJECT_ROOT / "resources" / "models" / "camvid-lite0.safetensors"
-_ONNX_OPSET = 18
 
 
 def default_model_path() -> Path:
     """The shipped model, or ``$CAMVID_VIEWER_MODEL`` when set."""
     env = os.environ.get("CAMVID_VIEWER_MODEL")
     return Path(env) if env else _DEFAULT_MODEL
-
-
-def user_cache_dir() -> Path:
-    """The tool's cache root: ``$CAMVID_VIEWER_CACHE`` or the platform's user cache folder."""
-    env = os.environ.get("CAMVID_VIEWER_CACHE")
-    if env:
-        return Path(env)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "camvid-viewer"
-
-
-def onnx_cache_dir() -> Path:
-    """Where exported ONNX graphs live."""
-    return user_cache_dir() / "onnx"
 
 
 def working_size(frame_hw: tuple[int, int], working_height: int) -> tuple[int, int]:
@@ -129,13 +107,13 @@ class Segmenter:
         if backend == "torch":
             self._runner = _TorchRunner(network, device, self._threads)
         else:
-            self._runner = _OnnxRunner(network, path, self._threads)
+            self._runner = OnnxRunner(network, path, self._threads)
 
     # -- public API ---------------------------------------------------------
     @property
     def preferred_batch(self) -> int:
         """Frames per ``segment_batch`` call that use the backend best (ONNX: one per lane)."""
-        return self._runner.lanes if isinstance(self._runner, _OnnxRunner) else 1
+        return self._runner.lanes if isinstance(self._runner, OnnxRunner) else 1
 
     def segment(self, frame: np.ndarray, *, probabilities: bool = False) -> Prediction:
         """Labels (and optionally probabilities) for one BGR uint8 frame."""
@@ -163,7 +141,7 @@ class Segmenter:
         frame at once instead of waiting for the slowest frame of a group, so no core idles.
         Other backends run the frame now and return a finished future.
         """
-        if isinstance(self._runner, _OnnxRunner):
+        if isinstance(self._runner, OnnxRunner):
             return self._runner.pool.submit(self._segment_on_lane, frame)
         return run_now(self.segment, frame)
 
@@ -289,137 +267,3 @@ class _TorchRunner:
             if labels_only:
                 return out.argmax(1).to(torch.uint8).cpu().numpy()
             return out.float().cpu().numpy()
-
-
-class _OnnxRunner:
-    """ONNX Runtime on the CPU, one exported graph per working size, cached by checkpoint hash.
-
-    A single frame runs on one session using every thread. Several frames (a batch, or frames
-    submitted one by one) run on "lane" sessions in parallel, one per pool thread: on 2 cores,
-    two single-threaded lanes give about 15% more frames per second than intra-op threading
-    of one frame at a time. At most ``MAX_LANES`` lanes share the threads (16 threads: 4 lanes
-    of 4), so a many-core machine does not hold dozens of sessions and frames in memory.
-    """
-
-    MAX_LANES = 4
-
-    def __init__(self, network, checkpoint_path: Path, threads: int) -> None:
-        self.network = network
-        self.checkpoint_hash = file_sha256(checkpoint_path)
-        self.threads = threads
-        self.lanes = min(threads, self.MAX_LANES)
-        self.lane_threads = max(1, threads // self.lanes)
-        self.sessions: dict[tuple, object] = {}
-        self._lanes = threading.local()  # each pool thread's own sessions, by key
-        self._lock = threading.Lock()  # one graph export / pool start at a time
-        self._pool: ThreadPoolExecutor | None = None
-
-    @property
-    def pool(self) -> ThreadPoolExecutor:
-        """One thread per lane; tasks queue while every lane is busy."""
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="onnx-lane")
-            return self._pool
-
-    def run(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
-        """Logits (N, C, h, w) float32, or labels (N, h, w) uint8 from a graph that ends in ArgMax."""
-        if len(blob) > 1 and self.lanes > 1:
-            futures = [self.pool.submit(self.run_on_lane, blob[i : i + 1], labels_only=labels_only) for i in range(len(blob))]
-            return np.concatenate([f.result() for f in futures])
-        key = (*blob.shape[2:], labels_only)
-        session = self.sessions.get(key)
-        if session is None:
-            session = self.sessions[key] = self._session(blob.shape[2:], labels_only, self.threads)
-        return np.concatenate([session.run(None, {"image": blob[i : i + 1]})[0] for i in range(len(blob))])
-
-    def run_on_lane(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
-        """:meth:`run` on the calling thread's own lane session (call it from the pool)."""
-        key = (*blob.shape[2:], labels_only)
-        sessions = self._lanes.__dict__.setdefault("sessions", {})
-        session = sessions.get(key)
-        if session is None:
-            session = sessions[key] = self._session(blob.shape[2:], labels_only, self.lane_threads)
-        return session.run(None, {"image": blob})[0]
-
-    def cache_path(self, size: tuple[int, int], labels_only: bool = False) -> Path:
-        kind = "labels" if labels_only else "logits"
-        return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-{kind}-op{_ONNX_OPSET}.onnx"
-
-    def _session(self, size: tuple[int, int], labels_only: bool, threads: int):
-        import onnxruntime as ort
-
-        path = self.cache_path(size, labels_only)
-        network = _labels_only_module(self.network) if labels_only else self.network
-        with self._lock:  # two lanes starting on a new size must not both write the cache
-            if not _cache_is_valid(path):
-                export_onnx(network, path, size)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception:  # noqa: BLE001 - a graph ORT refuses is rebuilt once
-            with self._lock:
-                export_onnx(network, path, size)
-            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _labels_only_module(network):
-    import torch
-
-    class LabelsOnly(torch.nn.Module):
-        """The network followed by ArgMax: uint8 labels leave the graph, not 12 float maps."""
-
-        def __init__(self, inner) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(x).argmax(1).to(torch.uint8)
-
-    return LabelsOnly(network).eval()
-
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_suffix(".json")
-
-
-def _cache_is_valid(path: Path) -> bool:
-    """A cached graph is used only if its bytes hash to what the sidecar recorded at export."""
-    try:
-        meta = json.loads(_sidecar(path).read_text())
-        return path.is_file() and meta.get("sha256") == file_sha256(path)
-    except (OSError, ValueError):
-        return False
-
-
-def export_onnx(network, path: Path, size: tuple[int, int]) -> Path:
-    """Export ``network`` for a 1x3xHxW input to ``path`` (atomically), with a hash sidecar."""
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(1, 3, *size)
-    with atomic_write(path, suffix=".onnx") as tmp:
-        _quiet_export(network, example, tmp)
-    _sidecar(path).write_text(json.dumps({"sha256": file_sha256(path), "size": list(size), "opset": _ONNX_OPSET}))
-    return path
-
-
-def _quiet_export(network, example, target: Path) -> None:
-    import contextlib
-    import io
-    import logging
-    import warnings
-
-    import torch
-
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            network.eval(), (example,), dynamo=True, input_names=["image"], output_names=["logits"], opset_version=_ONNX_OPSET, verbose=False
-        )
-        program.save(str(target))

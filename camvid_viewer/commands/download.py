@@ -39,19 +39,27 @@ def cmd_download(args) -> int:
 
     from model.cli import UserError
 
-    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="CamVid", file=sys.stderr, dynamic_ncols=True)
+    bar = None
 
     def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:  # created on the first byte, so a refusal before any prints only its line
+            bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="CamVid", file=sys.stderr, dynamic_ncols=True)
         if total is not None and bar.total != total:
             bar.total = total
         bar.update(done - bar.n)
 
     try:
         dest = download_camvid(Path(args.dest).expanduser() if args.dest else None, url=args.url, progress=progress)
-    except DownloadError as exc:
+    except BaseException as exc:
+        if bar is not None:
+            bar.leave = False  # the error line replaces the bar
+            bar.close()
+        if isinstance(exc, DownloadError):
+            raise UserError(str(exc)) from None
+        raise
+    if bar is not None:
         bar.close()
-        raise UserError(str(exc)) from None
-    bar.close()
     counts = check_camvid(dest)
     print(f"CamVid ready in {dest} ({', '.join(f'{n} {k}' for k, n in counts.items())} frames)", file=sys.stderr)
     return 0

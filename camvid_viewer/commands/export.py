@@ -16,9 +16,7 @@ from __future__ import annotations
 __all__ = ["add_export_command", "cmd_export"]
 
 import argparse
-import signal
 import sys
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,7 +90,7 @@ def cmd_export(args) -> int:
                 segmenter = _segmenter(args)
             elif args.temporal_smoothing:
                 segmenter.reset()  # a new source: the running average starts again
-            with _progress_bar(Path(source).name) as progress, _sigterm_as_interrupt():
+            with _progress_bar(Path(source).name) as progress:
                 result = export_video(source, video, segmenter=segmenter, options=options, progress=progress)
             print(result.summary(), file=sys.stderr)
     except (ExportError, MediaError) as exc:
@@ -146,20 +144,3 @@ def _progress_bar(name: str):
     finally:
         if bar is not None:
             bar.close()
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """``kill`` (SIGTERM) cleans up like Ctrl-C: temp files removed, nothing half-written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

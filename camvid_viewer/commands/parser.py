@@ -6,7 +6,10 @@ __all__ = ["build_parser", "run_command"]
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from camvid_viewer.messages import one_line
 
@@ -38,7 +41,8 @@ def run_command(argv: list[str]) -> int:
     """Parse and run; known failures print ``camvid-viewer: <what>`` and return non-zero."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with stop_signals_as_interrupt():
+            return args.func(args)
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise
@@ -47,9 +51,11 @@ def run_command(argv: list[str]) -> int:
             print(json.dumps({"event": "error", "message": message}), flush=True)
         print(f"camvid-viewer {args.command}: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"camvid-viewer {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"camvid-viewer {args.command}: {how}; nothing half-written was left", file=sys.stderr)
+        return 128 + int(signum)
 
 
 
@@ -68,3 +74,34 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     if backbones is not None:
         errors.append(backbones.BackboneWeightsError)
     return tuple(errors)
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so every command's cleanup runs for them too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def stop_signals_as_interrupt():
+    """SIGTERM and SIGHUP (systemd, Docker, Ray, job schedulers, a closed terminal) act as Ctrl-C.
+
+    Temp files go, locks are released, one line is printed; only the main thread can install
+    handlers, so elsewhere (a command called from a worker thread) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise StopSignal(signum)
+
+    stops = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, interrupt) for s in stops}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

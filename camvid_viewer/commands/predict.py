@@ -2,21 +2,29 @@
 
 Usage:
     python main.py predict ../shared/camvid/val -o out/val_pred
-    python main.py predict drive.mp4 -o out/drive --model runs/lite0.safetensors
+    python main.py predict drive.mp4 -o out/drive --model runs/lite0.safetensors --on-bad-frame skip
 """
 
 from __future__ import annotations
 
-__all__ = ["add_predict_command", "predict_to_folder"]
+__all__ = ["ON_BAD_FRAME", "add_predict_command", "predict_to_folder"]
 
+import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 
+from camvid_viewer.export.video_writer import remove_stale_temps, temp_path_for
 from camvid_viewer.rendering import colourise
-from camvid_viewer.sources import MediaError, open_source
+from camvid_viewer.sources import FrameSource, MediaError, open_source
+from camvid_viewer.sources.truth import find_annotations
+from model.outputs import OutputLock, check_outputs
+
+#: What an unreadable frame does: end the run, reuse the previous frame's prediction, or leave it out.
+ON_BAD_FRAME = ("stop", "repeat", "skip")
 
 
 def add_predict_command(sub) -> None:
@@ -26,56 +34,124 @@ def add_predict_command(sub) -> None:
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace this command's earlier output folder")
+    p.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
+                   help="an unreadable frame: stop with an error (default), repeat the previous frame's "
+                        "prediction under its name, or skip it")
     p.set_defaults(func=_cmd_predict)
 
 
 def _cmd_predict(args) -> int:
-    n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device, overwrite=args.overwrite)
-    print(f"wrote {n} label + colour PNG pairs to {args.out}", file=sys.stderr)
+    bad: list[str] = []
+    n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device,
+                          overwrite=args.overwrite, on_bad_frame=args.on_bad_frame, bad_frames=bad)
+    note = ""
+    if bad:
+        done = "repeated" if args.on_bad_frame == "repeat" else "skipped"
+        note = f"; {len(bad)} unreadable frame(s) {done}: {', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}"
+    print(f"wrote {n} label + colour PNG pairs to {args.out}{note}", file=sys.stderr)
     return 0
 
 
-def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", overwrite=False) -> int:
+def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", overwrite=False,
+                      on_bad_frame: str = "stop", bad_frames: list[str] | None = None) -> int:
     """Segment every frame into ``out/labels/<name>.png`` and ``out/colour/<name>.png``.
 
-    Written into a temp folder beside ``out`` and renamed on success, so a failure leaves nothing.
+    Checked before any work: ``out`` may not be, hold or lie inside the input, its annotations or
+    the model. The run holds a lock on ``out``, writes a temp folder of its own beside it and
+    renames it into place on success, so a failure, Ctrl-C or SIGTERM leaves nothing and a
+    second run into the same folder is refused. ``bad_frames`` collects the names of unreadable frames.
     """
     from model.cli import UserError
-    from model.inference import Segmenter
+    from model.inference import Segmenter, default_model_path
 
+    if on_bad_frame not in ON_BAD_FRAME:
+        raise UserError(f"--on-bad-frame {on_bad_frame!r}: choose from {', '.join(ON_BAD_FRAME)}")
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise UserError(f"{out}: already exists (pass --overwrite to replace it)")
     try:
         source = open_source(str(source_path))
     except MediaError as exc:
         raise UserError(str(exc)) from None
-    segmenter = Segmenter(model, backend=backend, device=device)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    bad = [] if bad_frames is None else bad_frames
+    with source:
+        annotations = find_annotations(source) if not source.is_live else None
+        check_outputs(inputs={"input": source_path, "annotations": annotations, "--model": model or default_model_path()},
+                      outputs={"-o": out})
+        if out.exists() and not overwrite:
+            raise UserError(f"{out}: already exists (pass --overwrite to replace it)")
+        if out.exists() and not out.is_dir():
+            raise UserError(f"{out}: is a file; the output is a folder (labels/ and colour/ inside)")
+        with OutputLock(out):
+            segmenter = Segmenter(model, backend=backend, device=device)
+            return _write_predictions(source, segmenter, out, frames=_readable_frames(source, on_bad_frame, bad))
+
+
+def _write_predictions(source: FrameSource, segmenter, out: Path, *, frames) -> int:
+    from tqdm import tqdm
+
+    remove_stale_temps(out)
+    tmp = temp_path_for(out)
     (tmp / "labels").mkdir(parents=True)
     (tmp / "colour").mkdir()
     count = 0
     try:
-        from tqdm import tqdm
-
-        with source:
-            frames = tqdm(source.frames(), total=source.frame_count, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
-            for index, prediction in segmenter.segment_stream(frames):  # frames overlap on the model's lanes
-                labels = prediction.labels
-                name = source.frame_name(index)
-                _write_png(tmp / "labels" / f"{name}.png", labels)
-                _write_png(tmp / "colour" / f"{name}.png", colourise(labels, palette_bgr=segmenter.palette_bgr))
-                count += 1
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        frames = tqdm(frames, total=source.frame_count, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
+        for index, prediction in segmenter.segment_stream(frames):  # frames overlap on the model's lanes
+            labels = prediction.labels
+            name = source.frame_name(index)
+            _write_png(tmp / "labels" / f"{name}.png", labels)
+            _write_png(tmp / "colour" / f"{name}.png", colourise(labels, palette_bgr=segmenter.palette_bgr))
+            count += 1
+        if count == 0:
+            raise MediaError(f"{source.path}: no frame could be read; nothing written")
+        _replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return count
+
+
+def _readable_frames(source: FrameSource, policy: str, bad: list[str]) -> Iterator[tuple[int, object]]:
+    """``(index, frame)`` of every frame; an unreadable one stops, repeats the last good frame or is left out.
+
+    Leading unreadable frames under "repeat" take the first good frame.
+    """
+    from model.cli import UserError
+
+    start, previous, leading = 0, None, []
+    while True:
+        try:
+            for index, frame in source.frames(start):
+                for waiting in leading:
+                    yield waiting, frame
+                leading, previous = [], frame
+                yield index, frame
+                start = index + 1
+            return
+        except MediaError as exc:
+            where = exc.index if exc.index is not None else start
+            if policy == "stop":
+                raise UserError(f"{exc}; stopped, nothing written (--on-bad-frame repeat or skip goes on)") from None
+            bad.append(source.frame_name(where))
+            if policy == "repeat":
+                if previous is None:
+                    leading.append(where)
+                else:
+                    yield where, previous
+            start = where + 1
+            if source.frame_count is not None and start >= source.frame_count:
+                return
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Move the finished temp folder to ``out``; an earlier output there is replaced only now."""
+    if out.exists():
+        old = temp_path_for(out, suffix=".old")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
 
 
 def _write_png(path: Path, image) -> None:

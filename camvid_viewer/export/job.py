@@ -32,6 +32,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,9 @@ from camvid_viewer.export.options import (
     ExportResult,
     ProgressCallback,
 )
+from camvid_viewer.export.plan import check_targets, locked_output
 from camvid_viewer.export.stages import END, StagedJob
-from camvid_viewer.export.video_writer import VideoWriter, remove_stale_temps, temp_path_for
+from camvid_viewer.export.video_writer import VideoWriter, temp_path_for
 from camvid_viewer.rendering import draw_metrics_text, render_view
 from camvid_viewer.sources import FrameSource, MediaError, VideoSource, open_source
 from camvid_viewer.sources.truth import TruthIndex, find_annotations
@@ -166,23 +168,9 @@ class _ExportJob(StagedJob):
         return truth
 
     def _check_targets(self) -> None:
-        opt = self.options
-        targets = [self.output] + [p for p in (opt.metrics_csv,) if p is not None]
-        for target in targets:
-            remove_stale_temps(target)
-            if target.is_dir():
-                raise ExportError(f"{target}: is a folder, expected a file name")
-            if target.exists() and not opt.overwrite:
-                raise ExportError(f"{target}: already exists (use --overwrite to replace it)")
-        if opt.masks_dir is not None:
-            remove_stale_temps(opt.masks_dir)
-            if opt.masks_dir.exists() and not opt.masks_dir.is_dir():
-                raise ExportError(f"{opt.masks_dir}: exists and is not a folder")
-            if opt.masks_dir.is_dir() and not opt.overwrite:
-                for i in range(self.start, self.stop):
-                    existing = opt.masks_dir / f"{self.source.frame_name(i)}.png"
-                    if existing.exists():
-                        raise ExportError(f"{existing}: already exists (use --overwrite to replace masks)")
+        model = getattr(self.segmenter, "path", None) if self.segmenter is not None else None
+        check_targets(self.output, self.options, source=self.source, frames=range(self.start, self.stop),
+                      annotations=self.truth.annotations_dir if self.truth else None, model=model)
 
     def _open_writer(self) -> VideoWriter:
         src, opt = self.source, self.options
@@ -205,8 +193,12 @@ class _ExportJob(StagedJob):
 
     def run(self) -> ExportResult:
         t0 = time.monotonic()
+        locks = ExitStack()
         try:
             self._prepare()
+            for target in (self.output, self.options.metrics_csv, self.options.masks_dir):
+                if target is not None:  # a second run into any of these is refused, not mixed in
+                    locks.enter_context(locked_output(target))
             self.writer = self._open_writer()
             if self.options.masks_dir is not None:
                 self.masks_temp = temp_path_for(self.options.masks_dir)
@@ -221,6 +213,7 @@ class _ExportJob(StagedJob):
             self._abort()
             raise
         finally:
+            locks.close()
             if self.own_source:
                 self.source.close()
         return result
@@ -389,5 +382,4 @@ class _ExportJob(StagedJob):
                 shutil.rmtree(temp, ignore_errors=True)
             else:
                 temp.unlink(missing_ok=True)
-
 

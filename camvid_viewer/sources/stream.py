@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["StreamSource"]
 
+import os
 import threading
 from collections.abc import Iterator
 
@@ -26,6 +27,8 @@ class StreamSource(FrameSource):
         self.path = str(url)
         target = int(url) if str(url).isdigit() else str(url)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000)] if not isinstance(target, int) else []
+        # FFmpeg's own log lines ("[tcp @ 0x...] Connection refused") would add to our one-line errors.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         self._capture = cv2.VideoCapture(target, cv2.CAP_ANY, params)
         if not self._capture.isOpened():
             raise MediaError(f"{url}: cannot open the stream or camera")

@@ -32,6 +32,7 @@ import av
 import numpy as np
 
 from camvid_viewer.sources.base import FrameInfo, FrameSource, MediaError, short_reason
+from model.data import DataError, max_image_pixels
 
 #: Frames decoded forward (instead of seeking) when ``read`` asks for a frame a little ahead.
 _FORWARD_WINDOW = 48
@@ -63,6 +64,7 @@ class VideoSource(FrameSource):
             raise MediaError(f"{path}: empty file")
         self._container = self._open()
         stream = self._container.streams.video[0]
+        self._check_frame_size(stream)
         self.time_base: Fraction = stream.time_base or Fraction(1, 90000)
         self._pts, self._keys = self._build_index(self._container, stream)
         if not self._pts:
@@ -84,6 +86,19 @@ class VideoSource(FrameSource):
         self.size = (first.shape[1], first.shape[0])
 
     # -- opening and indexing
+
+    def _check_frame_size(self, stream) -> None:
+        """Refuse a stream whose header claims frames too big to decode (a decompression bomb)."""
+        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+        try:
+            limit = max_image_pixels()
+        except DataError as exc:
+            self._container.close()
+            raise MediaError(str(exc)) from None
+        if width * height > limit:
+            self._container.close()
+            raise MediaError(f"{self.path}: video claims {width}x{height} frames, over the {limit / 1e6:g}-megapixel "
+                             "limit (CAMVID_VIEWER_MAX_PIXELS raises it)")
 
     def _open(self):
         try:

@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer.loaders import build_truth, load_segmenter, open_source_with_truth
+from camvid_viewer.messages import display_path
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.actions import ViewerActions, optional_module
 from camvid_viewer.ui.background import BackgroundCall
@@ -215,7 +216,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
     def open_path(self, path: str) -> None:
         """Open a video, folder, camera index or stream URL off the GUI thread; the old source stays until it works."""
         path = str(path)
-        self.statusBar().showMessage(f"Opening {path}...")
+        self.statusBar().showMessage(f"Opening {display_path(path)}...")
         self._background(open_source_with_truth, path, done=lambda r: self._source_ready(path, *r))
 
     def _source_ready(self, path: str, source, truth, note) -> None:
@@ -227,7 +228,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         self.notice.hide()
         if self.session.model is None and self._model_problem:
             self._show_model_problem()
-        self.statusBar().showMessage(f"Opened {path}", 5000)
+        self.statusBar().showMessage(f"Opened {display_path(path)}", 5000)
         if note:
             self.report(note)
         if not source.is_live:
@@ -334,7 +335,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         except OSError as exc:
             self.report(f"{path}: cannot write the PNG file ({exc.strerror or exc})")
             return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self.statusBar().showMessage(f"Saved {display_path(path)}", 5000)
         return True
 
     def copy_view(self) -> None:

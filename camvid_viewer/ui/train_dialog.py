@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer import training as job
+from camvid_viewer.messages import display_path
 from camvid_viewer.sources.download import user_data_dir
 from camvid_viewer.ui.form_widgets import button, row, titled_group
 from camvid_viewer.ui.train_plots import TrainingPlots
@@ -222,7 +223,9 @@ class TrainDialog(QDialog):
         env.insert("PYTHONIOENCODING", "utf-8")
         self._process.setProcessEnvironment(env)
         self._process.setWorkingDirectory(str(job.project_root()))
-        self._log(f"$ {Path(program).name} {' '.join(args)}")
+        # main.py runs from the project folder (the working directory), so the log names it so.
+        shown = ["main.py" if a == str(job.project_root() / "main.py") else display_path(a) for a in args]
+        self._log(f"$ {Path(program).name} {' '.join(shown)}")
         self._set_running(True)
         self._clock.start()
         self._since_event.start()

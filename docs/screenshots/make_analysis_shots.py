@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import numpy as np
+    from neutral_home import neutral_home
     from PyQt6.QtCore import QSettings, Qt
     from PyQt6.QtWidgets import QApplication
 
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
     from model.classes import VOID_INDEX
     from model.data import default_camvid_root
 
-    source = args.source or str(default_camvid_root() / "val")
+    source = args.source or str(neutral_home(default_camvid_root()) / "camvid" / "val")  # shown as ~/camvid/val
     scratch = Path(tempfile.mkdtemp(prefix="analysis-shots-"))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch))
     app = QApplication.instance() or QApplication(sys.argv)

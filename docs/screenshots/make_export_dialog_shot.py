@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -88,8 +87,10 @@ def main() -> int:
         print("make_export_dialog_shot: real CamVid not found (set CAMVID_ROOT)", file=sys.stderr)
         return 2
     app = QApplication(sys.argv)
-    with tempfile.TemporaryDirectory(prefix="export-shot-") as tmp:
-        tmp = Path(tmp)
+    from neutral_home import neutral_home, scratch_folder
+
+    home = neutral_home(camvid)  # the fields show /home/user/..., not this machine's paths
+    with scratch_folder(home / "drive") as tmp:
         images = _val_subset(camvid, tmp / "camvid", args.frames)
         model_path = Path(args.model) if args.model else _checkpoint(tmp)
         session = ViewerSession()

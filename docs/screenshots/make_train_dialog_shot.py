@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +47,12 @@ def main() -> int:
         print("make_train_dialog_shot: real CamVid not found (set CAMVID_ROOT)", file=sys.stderr)
         return 2
     app = QApplication(sys.argv)
-    with tempfile.TemporaryDirectory(prefix="train-shot-") as tmp:
-        data = _subset(camvid, Path(tmp) / "camvid_subset", train=32, val=8)
-        dialog = TrainDialog(data_root=str(data), models_dir=Path(tmp) / "models", max_steps_per_epoch=8)
+    from neutral_home import neutral_home, scratch_folder
+
+    home = neutral_home(camvid)  # the fields and the log show /home/user/..., not this machine's paths
+    with scratch_folder(home / "training") as tmp:
+        data = _subset(camvid, tmp / "camvid_subset", train=32, val=8)
+        dialog = TrainDialog(data_root=str(data), models_dir=tmp / "models", max_steps_per_epoch=8)
         dialog.epochs_edit.setText("8")
         dialog.batch_edit.setText("4")
         dialog.crop_edit.setText("160x224")

@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+from neutral_home import neutral_home  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from camvid_viewer.ui.main_window import MainWindow  # noqa: E402
@@ -32,6 +33,7 @@ def main() -> int:
     if root is None:
         print("make_viewer_shots: real CamVid not found (set CAMVID_ROOT)", file=sys.stderr)
         return 2
+    root = neutral_home(root) / "camvid"  # the window shows ~/camvid/val, not this machine's path
     app = QApplication([sys.argv[0]])
     window = MainWindow(model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="auto")
     window.resize(1400, 870)

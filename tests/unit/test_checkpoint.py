@@ -9,7 +9,7 @@ from model.networks import Architecture, build_model
 
 
 def _card(arch):
-    return {"name": "t", "architecture": arch.to_dict(), "classes": [], "palette": [[0, 0, 0]] * 12}
+    return {"name": "t", "architecture": arch.to_dict(), "classes": [f"c{i}" for i in range(12)], "palette": [[0, 0, 0]] * 12}
 
 
 def test_round_trip_with_optimizer_state(tmp_path):

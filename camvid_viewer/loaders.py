@@ -11,8 +11,12 @@ __all__ = ["load_segmenter", "open_source_with_truth", "build_truth"]
 from camvid_viewer.messages import one_line
 
 
-def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "auto"):
-    """A ``model.inference.Segmenter`` (``path=None``: the shipped model); errors name the file."""
+def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "auto", precision: str = "auto"):
+    """A ``model.inference.Segmenter`` (``path=None``: the shipped model); errors name the file.
+
+    ``precision`` is what is asked for (``auto``, ``fp32``, ``int8``); the segmenter's
+    ``precision`` is what runs and ``precision_note`` says why when the two differ.
+    """
     from pathlib import Path
 
     from model.inference import Segmenter, default_model_path
@@ -23,7 +27,7 @@ def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "au
             raise FileNotFoundError(f"{default}: the shipped model is missing; open one with Model > Open model...")
         path = str(default)
     try:
-        return Segmenter(path, device=device, backend=backend, threads=_env_threads())
+        return Segmenter(path, device=device, backend=backend, precision=precision, threads=_env_threads())
     except Exception as exc:  # noqa: BLE001 - any failure to load is the file's problem, named once
         message = one_line(exc)
         raise RuntimeError(message if str(path) in message else f"{path}: {message}") from None

@@ -106,6 +106,7 @@ class ViewerSession:
         self.model_path: str | None = None
         self.device_choice = "auto"
         self.backend_choice = "auto"
+        self.precision_choice = "auto"  # asked for; what runs is ``model.precision``
         self.index = 0
         self.playing = False
         self.speed: float | None = 1.0

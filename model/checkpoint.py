@@ -253,6 +253,13 @@ def check_card(card: dict, *, path: str | Path, outputs: int | None = None) -> N
     if void is not None and not (_is_int(void) and 0 <= void < n):
         refuse(f"void_index {void!r} is not one of the classes 0..{n - 1} (or null)")
     _check_input(card.get("input", {}), refuse)
+    if card.get("int8") is not None:
+        from model.quantize import check_int8_entry
+
+        try:
+            check_int8_entry(card["int8"], where=str(path))
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
 
 
 def _check_architecture(arch, refuse) -> int:

@@ -15,6 +15,7 @@ __all__ = ["add_model_commands", "UserError", "float_argument", "int_argument", 
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from model.outputs import OutputLock, real_path
@@ -123,6 +124,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", default="runs/model.safetensors")
     t.add_argument("--resume", help="continue from a .last.safetensors checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out checkpoint (and its .last)")
+    t.add_argument("--no-int8", dest="int8", action="store_false",
+                   help="skip the int8 calibration of the best checkpoint at the end (see: main.py quantize)")
     t.add_argument("--skip-bad", action="store_true", help="skip bad frames (counted) instead of stopping")
     t.add_argument("--max-steps-per-epoch", type=_positive_int, help=argparse.SUPPRESS)
     t.add_argument("--progress", choices=("text", "json"), default="text")
@@ -137,7 +140,21 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="auto: int8 on the CPU when the model's int8 check passed, else fp32 (fp16 on CUDA)")
     e.set_defaults(func=cmd_eval)
+
+    q = sub.add_parser("quantize", help="calibrate a model for the int8 CPU path and check it against fp32",
+                       description="Calibrate MODEL for int8 on labelled frames of --data, check int8 against "
+                                   "fp32 on other frames (a held-out drive when there are several), and write the "
+                                   "model with the calibration and the check in its card.")
+    q.add_argument("model", help="checkpoint to calibrate")
+    q.add_argument("--data", required=True, help="dataset root with labelled frames (SegNet or the origin's layout)")
+    where = q.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="write the calibrated model here")
+    where.add_argument("--in-place", action="store_true", help="rewrite MODEL itself (atomically)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    q.set_defaults(func=cmd_quantize)
 
 
 
@@ -157,6 +174,7 @@ def cmd_train(args) -> int:
         class_weighting=args.class_weighting, train_splits=train_splits, val_split=val_split,
         working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
         resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
+        int8=args.int8,
     )
     if os.environ.get("RANK", "0") != "0":  # DDP: rank 0 writes the checkpoints and holds the lock
         main(cfg)
@@ -224,12 +242,30 @@ def _check_writable(path: Path) -> None:
         raise UserError(f"{path}: is a folder, expected a file name")
 
 
+def cmd_quantize(args) -> int:
+    from model.outputs import check_outputs
+    from model.quantize_model import quantize_checkpoint
+
+    out = Path(args.model if args.in_place else args.out)
+    inputs = {"--data": args.data} if args.in_place else {"MODEL": args.model, "--data": args.data}
+    check_outputs(inputs=inputs, outputs={"--out": out})
+    if not args.in_place and out.exists() and not args.overwrite:
+        raise UserError(f"{out}: already exists (pass --overwrite to replace it)")
+    with OutputLock(out):
+        entry = quantize_checkpoint(args.model, data=args.data, out=out)
+    check = entry["check"]
+    verdict = "auto uses int8" if entry["passed"] else "auto keeps fp32"
+    print(f"wrote {out}: int8 vs fp32 on {check['frames_source']}: {100 * check['equal_pixels']:.2f}% equal pixels, "
+          f"mIoU {100 * check['miou_fp32']:.2f}% -> {100 * check['miou_int8']:.2f}%; {verdict}", file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args) -> int:
     from model.evaluation import evaluate_folder, format_table
 
     result = evaluate_folder(
         images=args.images, annotations=args.annotations, model=args.model, predictions=args.predictions,
-        include_void=args.include_void, backend=args.backend, device=args.device,
+        include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
     )
     if args.json:
         print(json.dumps(result))

@@ -23,6 +23,7 @@ def evaluate_folder(
     include_void: bool = False,
     backend: str = "auto",
     device: str = "auto",
+    precision: str = "auto",
     progress: bool = True,
 ) -> dict:
     """Pooled scores (one confusion matrix) over every frame that has an annotation.
@@ -46,9 +47,10 @@ def evaluate_folder(
             _check_size(saved[image.stem], pred, truth_path, truth)
             cm.update(pred, truth)
     else:
-        from model.inference import Segmenter
+        from model.inference import Segmenter, note_precision
 
-        segmenter = Segmenter(model, backend=backend, device=device)
+        segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
+        note_precision(segmenter)
         classes = _Classes(segmenter.path, segmenter.label_set)
         cm = _matrix(classes, include_void)
 

@@ -14,9 +14,10 @@ Backends:
 
 from __future__ import annotations
 
-__all__ = ["Prediction", "Segmenter", "default_model_path", "working_size", "onnx_cache_dir", "user_cache_dir", "run_now"]
+__all__ = ["PRECISIONS", "Prediction", "Segmenter", "choose_precision", "note_precision", "default_model_path", "working_size", "onnx_cache_dir", "user_cache_dir", "run_now"]
 
 import os
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -68,9 +69,14 @@ class Segmenter:
         backend: ``auto``, ``torch`` or ``onnx``.
         working_height: frame height used for inference (default: the card's).
         threads: CPU threads for inference (default: ``$OMP_NUM_THREADS``, else all cores).
+        precision: ``auto`` (fp16 on CUDA; int8 on the CPU when the card's int8 check passed,
+            else fp32), ``fp32`` or ``int8`` (ONNX only; the card must hold a calibration).
+            :attr:`precision` is what runs; :attr:`precision_note` says why, when that is not
+            what was asked for.
     """
 
-    def __init__(self, checkpoint=None, *, device: str = "auto", backend: str = "auto", working_height: int | None = None, threads: int | None = None) -> None:
+    def __init__(self, checkpoint=None, *, device: str = "auto", backend: str = "auto", working_height: int | None = None,
+                 threads: int | None = None, precision: str = "auto") -> None:
         import torch
 
         path = Path(checkpoint) if checkpoint is not None else default_model_path()
@@ -104,10 +110,13 @@ class Segmenter:
         self.backend = backend
         self._threads = threads or _default_threads()
         network = ckpt.build()
+        self.precision, self.precision_note = choose_precision(precision, backend=backend, device=device,
+                                                               entry=self.card.get("int8"))
         if backend == "torch":
             self._runner = _TorchRunner(network, device, self._threads)
         else:
-            self._runner = OnnxRunner(network, path, self._threads)
+            int8 = self.card["int8"] if self.precision == "int8" else None
+            self._runner = OnnxRunner(network, path, self._threads, int8=int8)
 
     # -- public API ---------------------------------------------------------
     @property
@@ -210,6 +219,43 @@ class Segmenter:
             z = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in z])
         probs = z.astype(np.float32, copy=False)
         return Prediction(labels=probs.argmax(0).astype(np.uint8), probabilities=probs, confidence=probs.max(0))
+
+
+PRECISIONS = ("auto", "fp32", "int8")
+
+
+def choose_precision(asked: str, *, backend: str, device: str, entry: dict | None) -> tuple[str, str | None]:
+    """(what runs, why it is not what was asked, or None): ``fp16`` on CUDA, ``fp32`` or ``int8``.
+
+    ``auto`` takes int8 on the ONNX backend only when the card's int8 check passed; ``int8``
+    takes it whenever the card holds a calibration, checked or not.
+    """
+    from model.quantize import int8_passed
+
+    if asked not in PRECISIONS:
+        raise ValueError(f"unknown precision {asked!r} ({', '.join(PRECISIONS)})")
+    if device == "cuda":
+        if asked == "int8":
+            raise ValueError("int8 runs on the CPU (ONNX backend); on CUDA the model runs in fp16")
+        return "fp16", None
+    if asked == "fp32":
+        return "fp32", None
+    if backend != "onnx":
+        if asked == "int8":
+            raise ValueError("int8 needs the ONNX backend (--backend onnx)")
+        return "fp32", None
+    passed, why = int8_passed(entry)
+    if asked == "int8" and entry:
+        return "int8", None if passed else f"int8 as asked, though {why}"
+    if passed:
+        return "int8", None
+    return "fp32", f"fp32: {why}"
+
+
+def note_precision(segmenter) -> None:
+    """One line on stderr when the precision that runs is not the one asked for, and why."""
+    if getattr(segmenter, "precision_note", None):
+        print(f"camvid-viewer: {segmenter.path.name}: {segmenter.precision_note}", file=sys.stderr)
 
 
 def run_now(function, *args, **kwargs) -> Future:

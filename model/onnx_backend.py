@@ -54,9 +54,11 @@ class OnnxRunner:
 
     MAX_LANES = 4
 
-    def __init__(self, network, checkpoint_path: Path, threads: int) -> None:
+    def __init__(self, network, checkpoint_path: Path, threads: int, *, int8: dict | None = None) -> None:
         self.network = network
+        self.checkpoint_path = Path(checkpoint_path)
         self.checkpoint_hash = file_sha256(checkpoint_path)
+        self.int8 = int8  # the card's calibration: run int8 graphs built from it
         self.threads = threads
         self.lanes = min(threads, self.MAX_LANES)
         self.lane_threads = max(1, threads // self.lanes)
@@ -93,18 +95,35 @@ class OnnxRunner:
             session = sessions[key] = self._session(blob.shape[2:], labels_only, self.lane_threads)
         return session.run(None, {"image": blob})[0]
 
-    def cache_path(self, size: tuple[int, int], labels_only: bool = False) -> Path:
+    def cache_path(self, size: tuple[int, int], labels_only: bool = False, *, int8: bool = False) -> Path:
+        """The cached graph of one working size: keyed by checkpoint, and by calibration for int8."""
+        from model.quantize import calibration_hash
+
         kind = "labels" if labels_only else "logits"
+        if int8:
+            kind += f"-int8-{calibration_hash(self.int8)}"
         return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-{kind}-op{_ONNX_OPSET}.onnx"
+
+    def _graph(self, size: tuple[int, int], labels_only: bool) -> Path:
+        """The fp32 graph of this size (exported once), or the int8 graph built from it."""
+        path = self.cache_path(size, labels_only)
+        network = _labels_only_module(self.network) if labels_only else self.network
+        if not _cache_is_valid(path):
+            path = _export_or_fall_back(network, path, size, rebuild=(self.checkpoint_path, labels_only))
+        if self.int8 is None:
+            return path
+        target = self.cache_path(size, labels_only, int8=True)
+        if path.parent != target.parent:  # the fp32 graph fell back to a private folder
+            target = path.parent / target.name
+        if not _cache_is_valid(target):
+            _build_int8(path, self.int8, target)
+        return target
 
     def _session(self, size: tuple[int, int], labels_only: bool, threads: int):
         import onnxruntime as ort
 
-        path = self.cache_path(size, labels_only)
-        network = _labels_only_module(self.network) if labels_only else self.network
         with self._lock:  # two lanes starting on a new size must not both write the cache
-            if not _cache_is_valid(path):
-                path = _export_or_fall_back(network, path, size)
+            path = self._graph(size, labels_only)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -113,7 +132,9 @@ class OnnxRunner:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - a graph ORT refuses is rebuilt once
             with self._lock:
-                export_onnx(network, path, size)
+                for stale in {path, self.cache_path(size, labels_only)}:
+                    _sidecar(stale).unlink(missing_ok=True)
+                path = self._graph(size, labels_only)
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -147,16 +168,16 @@ def _cache_is_valid(path: Path) -> bool:
         return False
 
 
-def _export_or_fall_back(network, path: Path, size: tuple[int, int]) -> Path:
+def _export_or_fall_back(network, path: Path, size: tuple[int, int], *, rebuild=None) -> Path:
     """Export into the cache; an unusable cache folder costs a rebuild per run, not the run."""
     try:
-        return export_onnx(network, path, size)
+        return export_onnx(network, path, size, rebuild=rebuild)
     except OSError as exc:
         fallback = Path(_private_cache_dir()) / path.name
         print(f"camvid-viewer: the cache folder {path.parent} cannot be written ({exc.strerror or exc}); "
               "building the ONNX graph in a temp folder for this run (set CAMVID_VIEWER_CACHE to a writable folder)",
               file=sys.stderr)
-        return export_onnx(network, fallback, size)
+        return export_onnx(network, fallback, size, rebuild=rebuild)
 
 
 _PRIVATE_CACHE: list[str] = []
@@ -174,16 +195,62 @@ def _private_cache_dir() -> str:
     return _PRIVATE_CACHE[0]
 
 
-def export_onnx(network, path: Path, size: tuple[int, int]) -> Path:
-    """Export ``network`` for a 1x3xHxW input to ``path`` (atomically), with a hash sidecar."""
+def _build_int8(fp32_graph: Path, entry: dict, target: Path) -> Path:
+    """The int8 graph of ``fp32_graph`` from the stored calibration, written atomically with its sidecar."""
+    from model.quantize import build_int8_graph
+
+    with atomic_write(target, suffix=".onnx") as tmp:
+        build_int8_graph(fp32_graph, entry, tmp)
+    _sidecar(target).write_text(json.dumps({"sha256": file_sha256(target), "from": fp32_graph.name}))
+    return target
+
+
+def export_onnx(network, path: Path, size: tuple[int, int], *, rebuild: tuple[Path, bool] | None = None) -> Path:
+    """Export ``network`` for a 1x3xHxW input to ``path`` (atomically), with a hash sidecar.
+
+    ``rebuild``: (checkpoint, labels only) to export from in a fresh process if the exporter
+    fails here. torch's exporter keeps process-wide state, and after a long session of other
+    work it has been seen to fail on a graph it exports fine in a new process.
+    """
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(1, 3, *size)
     with atomic_write(path, suffix=".onnx") as tmp:
-        _quiet_export(network, example, tmp)
+        try:
+            _quiet_export(network, example, tmp)
+        except Exception as exc:  # noqa: BLE001 - the exporter's own errors; a clean process retries
+            if isinstance(exc, OSError) or rebuild is None:
+                raise
+            _export_in_child(*rebuild, size, tmp, exc)
     _sidecar(path).write_text(json.dumps({"sha256": file_sha256(path), "size": list(size), "opset": _ONNX_OPSET}))
     return path
+
+
+_CHILD_EXPORT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import torch
+from model.checkpoint import load_checkpoint
+from model.onnx_backend import _labels_only_module, _quiet_export
+network = load_checkpoint(sys.argv[2]).build()
+if sys.argv[3] == "1":
+    network = _labels_only_module(network)
+_quiet_export(network, torch.zeros(1, 3, int(sys.argv[4]), int(sys.argv[5])), Path(sys.argv[6]))
+"""
+
+
+def _export_in_child(checkpoint: Path, labels_only: bool, size: tuple[int, int], target: Path, first: Exception) -> None:
+    """Export the checkpoint's graph in a new Python process (see :func:`export_onnx`)."""
+    import subprocess
+
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, root, str(checkpoint), "1" if labels_only else "0",
+                           str(size[0]), str(size[1]), str(target)], capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{checkpoint}: the ONNX export failed ({type(first).__name__}; in a new process: {reason})")
 
 
 def _quiet_export(network, example, target: Path) -> None:

@@ -15,7 +15,7 @@ Usage::
 
 from __future__ import annotations
 
-__all__ = ["OutputError", "OutputLock", "check_outputs", "real_path"]
+__all__ = ["OutputError", "OutputLock", "check_outputs", "pid_alive", "real_path"]
 
 import os
 from collections.abc import Mapping
@@ -101,7 +101,7 @@ class OutputLock:
                 owner = _owner(self.path)
                 if owner is None and _age_s(self.path) < 10:  # being created: its pid is not written yet
                     owner = -1
-                if owner is not None and (owner == -1 or _pid_alive(owner)):
+                if owner is not None and (owner == -1 or pid_alive(owner)):
                     who = "another run" if owner == -1 else f"another run (pid {owner})"
                     raise OutputError(f"{self.target}: {who} is writing this output; "
                                       "wait for it or choose another output") from None
@@ -144,7 +144,8 @@ def _age_s(path: Path) -> float:
         return float("inf")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (ours counts; another user's counts as alive)."""
     if pid == os.getpid():
         return True
     try:

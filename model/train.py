@@ -65,6 +65,7 @@ class TrainConfig:
     resume: str | None = None  # a <out>.last checkpoint to continue from
     skip_bad: bool = False  # count bad frames instead of stopping
     max_steps_per_epoch: int | None = None  # cut epochs short (tests, smoke runs)
+    int8: bool = True  # at the end, calibrate the best checkpoint for int8 and check it (not with max_steps_per_epoch)
     progress: str = "text"  # text (tqdm) or json (one object per line)
     extra: dict = field(default_factory=dict)  # free-form notes copied into the card
 
@@ -259,8 +260,25 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         if distributed:
             torch.distributed.barrier()
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
+    if rank == 0 and cfg.int8 and cfg.max_steps_per_epoch is None and Path(cfg.out).is_file():  # not smoke runs
+        summary["int8"] = _calibrate_int8(cfg)
     report.done(**summary)
     return summary
+
+
+def _calibrate_int8(cfg) -> dict:
+    """``main.py quantize`` on the best checkpoint, in place: its card gets the int8 calibration and check."""
+    from model.quantize_model import quantize_checkpoint
+
+    if cfg.annotations is not None:
+        return {"skipped": "a plain images folder has no drives to hold out; run main.py quantize on a dataset"}
+    try:
+        entry = quantize_checkpoint(cfg.out, data=cfg.data, out=cfg.out)
+    except DataError as exc:
+        return {"skipped": " ".join(str(exc).split())}
+    check = entry["check"]
+    return {"passed": entry["passed"], "equal_pixels": check["equal_pixels"],
+            "miou_drop": check["miou_fp32"] - check["miou_int8"], "checked_on": check["frames_source"]}
 
 
 def _check_finite(model, epoch: int) -> None:

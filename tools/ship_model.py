@@ -4,7 +4,8 @@ Usage:
     python tools/ship_model.py runs/lite0.safetensors resources/models/camvid-lite0.safetensors \
         --command "python main.py train ..." --log runs/lite0.log
 
-The shipped file keeps float16 weights (half the size) only if val mIoU drops < 0.3 points;
+The shipped file keeps float16 weights (half the size) only if val mIoU drops < 0.3 points,
+and carries an int8 calibration with its check (``main.py quantize``, run on the result);
 the card records the exact training command, data, seed, training time, the per-epoch
 val curve and per-class val metrics of both the fp32 and the shipped weights.
 """
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 from model.evaluation import evaluate_folder  # noqa: E402
+from model.quantize_model import quantize_checkpoint  # noqa: E402
 
 
 def _curve(log: Path) -> list[dict]:
@@ -64,7 +66,10 @@ def main() -> int:
     card["storage_note"] = f"float16 weights: val mIoU change {-drop:+.3f} points vs float32" if half else f"float32 kept: float16 lost {drop:.3f} points"
     save_checkpoint(args.target, net, card, half=half)
     tmp.unlink(missing_ok=True)
-    print(json.dumps({"fp32_miou": fp32["mean_iou"], "fp16_miou": fp16["mean_iou"], "half": half, "target": args.target}))
+    # The int8 CPU path: calibrated on two drives, checked on the third (the card records both).
+    int8 = quantize_checkpoint(args.target, data=root, out=args.target)
+    print(json.dumps({"fp32_miou": fp32["mean_iou"], "fp16_miou": fp16["mean_iou"], "half": half,
+                      "int8_check": int8["check"], "int8_passed": int8["passed"], "target": args.target}))
     return 0
 
 

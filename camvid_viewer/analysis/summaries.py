@@ -10,7 +10,7 @@ Two aggregations, never to be confused:
 
 from __future__ import annotations
 
-__all__ = ["pooled_scores", "MeanOfFrames", "mean_of_frames", "FrameRow", "frame_rows", "worst_frames", "row_normalised", "ConfusedPair", "most_confused_pairs", "class_choices", "default_class"]
+__all__ = ["pooled_scores", "MeanOfFrames", "mean_of_frames", "FrameRow", "frame_rows", "worst_frames", "row_normalised", "ConfusedPair", "most_confused_pairs", "class_choices", "label_choices", "default_class"]
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -134,6 +134,13 @@ def worst_frames(rows: Sequence[FrameRow], *, by: str | int = "mean_iou", count:
 def class_choices(evaluation: SourceEvaluation) -> list[tuple[int, str]]:
     """(index, name) of the evaluation's scored classes (its model's label set, void left out)."""
     return [(c, name) for c, name in enumerate(evaluation.class_names) if c != evaluation.ignore_index]
+
+
+def label_choices(label_set) -> list[tuple[int, str]]:
+    """(index, name) of a label set's scored classes: what the pickers offer before any evaluation."""
+    if label_set is None:
+        return []
+    return [(c, label_set.names[c]) for c in label_set.scored]
 
 
 def default_class(choices: Sequence[tuple[int, str]], *, keep: str | None = None, prefer: str = "road") -> int | None:

@@ -1,12 +1,13 @@
 """The ``bench`` command: bare model fps per backend and end-to-end pipeline fps on real frames.
 
 Usage:
-    python main.py bench                               # every backend, 480x360
-    python main.py bench --backend onnx --size 960x540 --json
+    python main.py bench                               # every backend and precision, 480x360
+    python main.py bench --backend onnx --size 480x360 --size 960x540 --json
 
 ``model_fps`` times ``Segmenter.segment`` on one frame already in memory; ``pipeline_fps`` times
 decode (PNG frames from disk, as a folder source does) -> segment -> blend, as the viewer does it,
-one frame after another. Each figure is the median of several timed runs.
+one frame after another. Each figure is the median of several timed runs; the runs of the
+precisions (fp32 and the model's int8 graph on ONNX) alternate, so a busy machine slows both alike.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def add_bench_command(sub) -> None:
     b.add_argument("--size", type=parse_size, action="append", metavar="WxH", help="repeatable; default 480x360")
     b.add_argument("--frames", type=int, default=40, help="frames per timed run (default 40)")
     b.add_argument("--runs", type=int, default=3, help="timed runs; the median is reported")
+    b.add_argument("--precision", action="append", choices=("fp32", "int8", "all"),
+                   help="repeatable; default all (int8 on the ONNX backend when the model has a calibration)")
     b.add_argument("--json", action="store_true", help="one JSON object (a list for several runs)")
     b.set_defaults(func=_cmd_bench)
 
@@ -40,13 +43,18 @@ def _cmd_bench(args) -> int:
     backends = args.backend or ["all"]
     if "all" in backends:
         backends = ["torch", "onnx"]
-    results = run_bench(model=args.model, backends=backends, sizes=args.size or [(480, 360)], frames=max(2, args.frames), runs=max(1, args.runs), device=args.device)
+    precisions = args.precision or ["all"]
+    if "all" in precisions:
+        precisions = ["fp32", "int8"]
+    results = run_bench(model=args.model, backends=backends, sizes=args.size or [(480, 360)], frames=max(2, args.frames),
+                        runs=max(1, args.runs), device=args.device, precisions=precisions)
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
     else:
         for r in results:
-            print(f"{r['backend']:>6} {r['device']:>4} {r['size']:>9}  model {r['model_fps']:6.1f} fps  "
-                  f"pipeline {r['pipeline_fps']:6.1f} fps  peak RSS {r['peak_rss_mb']:.0f} MB")
+            ratio = f"  {r['vs_fp32']:.2f}x fp32" if r.get("vs_fp32") else ""
+            print(f"{r['backend']:>6} {r['precision']:>4} {r['device']:>4} {r['size']:>9}  model {r['model_fps']:6.1f} fps  "
+                  f"pipeline {r['pipeline_fps']:6.1f} fps  peak RSS {r['peak_rss_mb']:.0f} MB{ratio}")
     return 0
 
 
@@ -67,54 +75,79 @@ def _real_frames(size: tuple[int, int], count: int) -> list[bytes]:
     return [cv2.imencode(".png", f)[1].tobytes() for f in frames]
 
 
-def _median_fps(fn, frames: int, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return frames / statistics.median(times)
+def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), frames: int = 40, runs: int = 3,
+              device: str = "auto", precisions=("fp32", "int8")) -> list[dict]:
+    """One result dict per (backend, precision, size): backend, precision, device, size, model_fps,
+    pipeline_fps, peak_rss_mb, and ``vs_fp32`` (model fps over the same backend's fp32) for int8."""
+    import cv2
+
+    results = []
+    segmenters = _segmenters(model, backends, device, precisions)
+    for size in sizes:
+        encoded = _real_frames(size, frames)
+        decoded = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in encoded]
+        timings = {key: {"model": [], "pipeline": []} for key in segmenters}
+        for segmenter in segmenters.values():
+            segmenter.segment(decoded[0])  # warm-up: ONNX export / quantization / session, allocator
+        for _ in range(runs):  # alternate the precisions run by run
+            for key, segmenter in segmenters.items():
+                timings[key]["model"].append(_timed(lambda s=segmenter, d=decoded: [s.segment(f) for f in d]))
+                timings[key]["pipeline"].append(_timed(lambda s=segmenter, e=encoded: _pipeline(s, e)))
+        for (backend, precision), segmenter in segmenters.items():
+            model_fps = len(decoded) / statistics.median(timings[(backend, precision)]["model"])
+            results.append({
+                "backend": backend, "precision": segmenter.precision, "device": segmenter.device,
+                "size": f"{size[0]}x{size[1]}", "working_size": list(_working(size, segmenter.working_height)),
+                "model_fps": round(model_fps, 2),
+                "pipeline_fps": round(len(encoded) / statistics.median(timings[(backend, precision)]["pipeline"]), 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "frames": len(decoded), "runs": runs, "model": segmenter.name,
+            })
+        _add_ratios(results[-len(segmenters):])
+        print(f"bench: {size[0]}x{size[1]} done", file=sys.stderr)
+    return results
 
 
-def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), frames: int = 40, runs: int = 3, device: str = "auto") -> list[dict]:
-    """One result dict per (backend, size): backend, device, size, model_fps, pipeline_fps, peak_rss_mb."""
+def _segmenters(model, backends, device, precisions) -> dict:
+    """One Segmenter per (backend, precision) that can run here; int8 only on ONNX with a calibration."""
+    from model.inference import Segmenter
+
+    out = {}
+    for backend in backends:
+        dev = "cpu" if backend == "onnx" else device
+        for precision in precisions:
+            if precision == "int8" and backend != "onnx":
+                continue
+            segmenter = Segmenter(model, backend=backend, device=dev, precision=precision)  # fp16 on CUDA
+            if precision == "int8" and segmenter.precision != "int8":
+                print(f"bench: {segmenter.name}: no int8 graph ({segmenter.precision_note}); fp32 only", file=sys.stderr)
+                continue
+            out[(backend, precision)] = segmenter
+    return out
+
+
+def _add_ratios(rows: list[dict]) -> None:
+    base = {r["backend"]: r["model_fps"] for r in rows if r["precision"] in ("fp32", "fp16")}
+    for r in rows:
+        if r["precision"] == "int8" and r["backend"] in base:
+            r["vs_fp32"] = round(r["model_fps"] / base[r["backend"]], 2)
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _pipeline(segmenter, encoded: list[bytes]) -> None:
+    """Decode -> segment -> blend, one frame after another, as the viewer does it."""
     import cv2
 
     from camvid_viewer.rendering import blend
-    from model.inference import Segmenter
 
-    results = []
-    for backend in backends:
-        dev = "cpu" if backend == "onnx" else device
-        segmenter = Segmenter(model, backend=backend, device=dev)
-        for size in sizes:
-            encoded = _real_frames(size, frames)
-            decoded = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in encoded]
-            segmenter.segment(decoded[0])  # warm-up: ONNX export / session creation, allocator
-
-            def model_only(decoded=decoded, segmenter=segmenter):  # bound now, not at call time
-                for f in decoded:
-                    segmenter.segment(f)
-
-            def pipeline(encoded=encoded, segmenter=segmenter):
-                for b in encoded:
-                    frame = cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
-                    blend(frame, segmenter.segment(frame).labels, palette_bgr=segmenter.palette_bgr, opacity=0.5)
-
-            results.append({
-                "backend": backend,
-                "device": segmenter.device,
-                "size": f"{size[0]}x{size[1]}",
-                "working_size": list(_working(size, segmenter.working_height)),
-                "model_fps": round(_median_fps(model_only, len(decoded), runs), 2),
-                "pipeline_fps": round(_median_fps(pipeline, len(encoded), runs), 2),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "frames": len(decoded),
-                "runs": runs,
-                "model": segmenter.name,
-            })
-            print(f"bench: {backend} {size[0]}x{size[1]} done", file=sys.stderr)
-    return results
+    for b in encoded:
+        frame = cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
+        blend(frame, segmenter.segment(frame).labels, palette_bgr=segmenter.palette_bgr, opacity=0.5)
 
 
 def _working(size, working_height):

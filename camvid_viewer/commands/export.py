@@ -69,6 +69,8 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
                    help="standard (default), draft (smaller, softer) or high (sharper, x264 medium: ~10x slower to encode)")
     e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    e.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="auto: int8 on the CPU when the model's int8 check passed, else fp32 (fp16 on CUDA)")
     e.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
                    help="an unreadable frame: stop with an error (default) or repeat the previous frame")
     e.add_argument("--temporal-smoothing", action="store_true", help="average class probabilities over consecutive frames")
@@ -118,9 +120,10 @@ def _check_inputs(args) -> None:
 
 
 def _segmenter(args):
-    from model.inference import Segmenter
+    from model.inference import Segmenter, note_precision
 
-    segmenter = Segmenter(args.model, backend=args.backend, device=args.device)
+    segmenter = Segmenter(args.model, backend=args.backend, device=args.device, precision=args.precision)
+    note_precision(segmenter)
     if args.temporal_smoothing:
         segmenter = TemporalSmoother(segmenter)
     return segmenter

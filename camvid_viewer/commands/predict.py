@@ -34,6 +34,8 @@ def add_predict_command(sub) -> None:
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="auto: int8 on the CPU when the model's int8 check passed, else fp32 (fp16 on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="replace this command's earlier output folder")
     p.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
                    help="an unreadable frame: stop with an error (default), repeat the previous frame's "
@@ -44,7 +46,8 @@ def add_predict_command(sub) -> None:
 def _cmd_predict(args) -> int:
     bad: list[str] = []
     n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device,
-                          overwrite=args.overwrite, on_bad_frame=args.on_bad_frame, bad_frames=bad)
+                          precision=args.precision, overwrite=args.overwrite, on_bad_frame=args.on_bad_frame,
+                          bad_frames=bad)
     note = ""
     if bad:
         done = "repeated" if args.on_bad_frame == "repeat" else "skipped"
@@ -53,8 +56,8 @@ def _cmd_predict(args) -> int:
     return 0
 
 
-def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", overwrite=False,
-                      on_bad_frame: str = "stop", bad_frames: list[str] | None = None) -> int:
+def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", precision="auto",
+                      overwrite=False, on_bad_frame: str = "stop", bad_frames: list[str] | None = None) -> int:
     """Segment every frame into ``out/labels/<name>.png`` and ``out/colour/<name>.png``.
 
     Checked before any work: ``out`` may not be, hold or lie inside the input, its annotations or
@@ -63,7 +66,7 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
     second run into the same folder is refused. ``bad_frames`` collects the names of unreadable frames.
     """
     from model.cli import UserError
-    from model.inference import Segmenter, default_model_path
+    from model.inference import Segmenter, default_model_path, note_precision
 
     if on_bad_frame not in ON_BAD_FRAME:
         raise UserError(f"--on-bad-frame {on_bad_frame!r}: choose from {', '.join(ON_BAD_FRAME)}")
@@ -82,7 +85,8 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
         if out.exists() and not out.is_dir():
             raise UserError(f"{out}: is a file; the output is a folder (labels/ and colour/ inside)")
         with OutputLock(out):
-            segmenter = Segmenter(model, backend=backend, device=device)
+            segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
+            note_precision(segmenter)
             return _write_predictions(source, segmenter, out, frames=_readable_frames(source, on_bad_frame, bad))
 
 

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from camvid_viewer.sources import MediaError, short_reason
+from model.outputs import pid_alive
 
 #: Marks temp files and folders written beside an output until it is complete.
 _TEMP_MARK = ".partial"
@@ -50,7 +51,7 @@ def remove_stale_temps(target: str | Path) -> list[Path]:
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+{re.escape(_TEMP_MARK)}")
     for entry in parent.iterdir():
         match = pattern.match(entry.name)
-        if not match or _pid_alive(int(match.group(1))):
+        if not match or pid_alive(int(match.group(1))):
             continue
         try:
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
@@ -58,18 +59,6 @@ def remove_stale_temps(target: str | Path) -> list[Path]:
             continue
         removed.append(entry)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 class VideoWriter:

@@ -37,6 +37,7 @@ from PyQt6.QtWidgets import (
 
 from camvid_viewer import analysis
 from camvid_viewer.analysis.live import MODEL_LOCK
+from camvid_viewer.analysis.summaries import label_choices
 from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.session import ViewerSession, format_score
 from camvid_viewer.ui.background import BackgroundCall
@@ -115,6 +116,7 @@ class AnalysisDock(QDockWidget):
         session.events.index.connect(self.timeline.set_current_index)
         session.events.source.connect(self._source_changed)
         session.events.model.connect(self._model_changed)
+        self._offer_classes()
 
     # -- layout -------------------------------------------------------------------------------
     def _build_run(self) -> QHBoxLayout:
@@ -290,6 +292,14 @@ class AnalysisDock(QDockWidget):
         self._by_smoothing.clear()
         self.set_evaluation(None)
         self.status.setText("Not evaluated yet")
+        self._offer_classes()
+
+    def _offer_classes(self) -> None:
+        """The class pickers list the session's classes before any evaluation exists."""
+        choices = label_choices(self.session.label_set)
+        if choices:
+            for view in (self.timeline, self.worst):
+                view.offer_classes(choices)
 
     # -- smoothing ----------------------------------------------------------------------------
     def apply_smoothing(self, on: bool | None = None) -> None:
@@ -305,6 +315,7 @@ class AnalysisDock(QDockWidget):
             self.model_replaced.emit()
 
     def _model_changed(self) -> None:
+        self._offer_classes()
         # A newly loaded model (device/backend change) keeps the smoothing the user chose.
         if self.smoothing.isChecked() and not isinstance(self.session.model, TemporalSmoother):
             self.apply_smoothing()

@@ -2,7 +2,7 @@
 
 The window opens it with ``ExportDialog(window.session, parent=window)``; every default comes
 from that session (source, truth folder, view, opacity, legend, hidden classes, model path,
-device and backend). The export runs :func:`camvid_viewer.export.export_video` on a
+device, backend and precision). The export runs :func:`camvid_viewer.export.export_video` on a
 :class:`~camvid_viewer.ui.pipeline.BackgroundCall` thread with its own copy of the model (loaded
 by ``camvid_viewer.loaders.load_segmenter``), so playback and export never share one model object and the
 viewer stays usable. If the window shows the dialog with ``exec()``, the dialog drops its
@@ -63,7 +63,7 @@ class ExportDialog(QDialog):
         session: the window's ``ViewerSession``.
         parent: the window.
         segmenter_factory: a callable returning the model to export with (called on the worker
-            thread); default: ``load_segmenter(session.model_path, device=..., backend=...)``.
+            thread); default: ``load_segmenter(session.model_path, device=..., backend=..., precision=...)``.
 
     Signals: ``export_started(str output)``, ``progress_changed(int done, int total)``,
     ``export_finished(str outcome)`` with outcome ``"done"``, ``"cancelled"`` or ``"failed"``
@@ -79,7 +79,8 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export overlay video")
         self.session = session
         self._make_segmenter = segmenter_factory or functools.partial(
-            load_segmenter, session.model_path, device=session.device_choice, backend=session.backend_choice)
+            load_segmenter, session.model_path, device=session.device_choice, backend=session.backend_choice,
+            precision=session.precision_choice)
         self._call: BackgroundCall | None = None
         self._job_done = threading.Event()
         self._job_done.set()

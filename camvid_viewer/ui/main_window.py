@@ -5,7 +5,8 @@ Hook points for other parts of the app:
   truth) and scores; subscribe to ``window.session.events.<name>.connect(callback)``.
 - ``window.add_dock(dock, area)`` adds a dock and its show/hide entry in the View menu.
 - ``window.actions.menus["File"|"View"|"Playback"|"Model"]`` are the menus.
-- ``window.open_path(path)``, ``window.load_model(path)``, ``window.seek(index)``.
+- ``window.open_path(path)``, ``window.load_model(path)``, ``window.seek(index)``;
+  ``window.set_device|set_backend|set_precision(choice)`` reload the model (``ui/model_controls.py``).
 - ``window.message`` (signal, str) carries every one-line problem shown to the user.
 - ``window.restart()`` re-runs the current frame (after swapping ``session.model``).
 - Optional parts are found by module name and hidden/skipped when absent:
@@ -31,7 +32,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvid_viewer.loaders import build_truth, load_segmenter, open_source_with_truth
+from camvid_viewer.loaders import build_truth, open_source_with_truth
 from camvid_viewer.messages import display_path
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.actions import ViewerActions, optional_module
@@ -40,6 +41,7 @@ from camvid_viewer.ui.canvas import FrameCanvas
 from camvid_viewer.ui.file_dialogs import FileDialogs
 from camvid_viewer.ui.legend import LegendDock
 from camvid_viewer.ui.metrics_dock import MetricsDock
+from camvid_viewer.ui.model_controls import ModelControls
 from camvid_viewer.ui.notice import NoticeBar
 from camvid_viewer.ui.pipeline import InferencePipeline
 from camvid_viewer.ui.playback_bar import PlaybackBar
@@ -49,7 +51,7 @@ from camvid_viewer.ui.status import StatusLine
 from camvid_viewer.ui.welcome import WelcomeView
 
 
-class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
+class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
     """The viewer window. ``model_path=None`` loads the shipped model; ``load_model=False`` loads none."""
 
     message = pyqtSignal(str)  # every problem reported to the user, one line
@@ -57,16 +59,15 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
     model_loaded = pyqtSignal(str)
 
     def __init__(self, *, settings: ViewerSettings | None = None, model_path: str | None = None,
-                 load_model: bool = True, device: str = "auto", backend: str = "auto") -> None:
+                 load_model: bool = True, device: str = "auto", backend: str = "auto", precision: str = "auto") -> None:
         super().__init__()
         self.setWindowTitle("CamVid viewer")
         self.setAcceptDrops(True)
         self.settings = settings or ViewerSettings()
         self.session = ViewerSession()
-        self.session.device_choice, self.session.backend_choice = device, backend
+        self.session.device_choice, self.session.backend_choice, self.session.precision_choice = device, backend, precision
         self.pipeline = InferencePipeline(self)
         self._calls: set[BackgroundCall] = set()
-        self._model_problem = ""
         self._train_dialog = None
         self._laid_out = False
         self._build()
@@ -180,6 +181,7 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
         a.speeds[s.speed].setChecked(True)
         a.devices[s.device_choice].setChecked(True)
         a.backends[s.backend_choice].setChecked(True)
+        a.precisions[s.precision_choice].setChecked(True)
         a.legend_in_view.setChecked(s.legend)
         s.events.display.connect(self._render)
         s.events.display.connect(lambda: a.views[s.view].setChecked(True))
@@ -256,53 +258,6 @@ class MainWindow(PlaybackControls, FileDialogs, QMainWindow):
     def _set_recent(self, paths: list[str]) -> None:
         self.actions.set_recent(paths, self.open_path)
         self.welcome.set_recent(paths)
-
-    # -- model ------------------------------------------------------------------------------
-    def load_model(self, path: str | None = None, *, device: str | None = None, backend: str | None = None) -> None:
-        """Load a checkpoint on a worker thread (``None``: the current one, else the shipped model).
-
-        The device/backend choice is committed only when loading works; on failure the
-        previous model, device and backend stay.
-        """
-        s = self.session
-        path = path if path is not None else s.model_path
-        device, backend = device or s.device_choice, backend or s.backend_choice
-        self.statusBar().showMessage("Loading model...")
-        self._background(load_segmenter, path, device=device, backend=backend,
-                         done=lambda model: self._model_ready(model, path, device, backend), failed=self._model_failed)
-
-    def _model_ready(self, model, path, device: str, backend: str) -> None:
-        s = self.session
-        s.device_choice, s.backend_choice = device, backend
-        s.set_model(model, path or None)
-        self.welcome.set_model_text(f"Model: {model.name} on {model.device} ({model.backend})")
-        self.statusBar().showMessage(f"Loaded model {model.name}", 5000)
-        self.model_loaded.emit(model.name)
-        self.restart()
-
-    def _model_failed(self, text: str) -> None:
-        s = self.session
-        self.actions.devices[s.device_choice].setChecked(True)
-        self.actions.backends[s.backend_choice].setChecked(True)
-        if s.model is None:
-            self.welcome.set_model_text(f"No model loaded: {text}")
-            self._model_problem = text
-            self._show_model_problem()
-            self.message.emit(text)
-        else:
-            self.report(text)
-
-    def _show_model_problem(self) -> None:
-        """No model at all: say why, and offer to open one (frames still play, without overlay)."""
-        text = f"No model loaded: {self._model_problem}"
-        self.notice.show_message(text, action="Open model...", callback=self.open_model_dialog)
-        self.statusBar().showMessage(text, 10000)
-
-    def set_device(self, device: str) -> None:
-        self.load_model(device=device)
-
-    def set_backend(self, backend: str) -> None:
-        self.load_model(backend=backend)
 
     # -- the rendered view ------------------------------------------------------------------
     def _render(self) -> None:

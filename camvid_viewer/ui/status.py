@@ -1,14 +1,20 @@
-"""The status bar: display fps, model ms/frame, device, backend, dropped frames, model name and val mIoU."""
+"""The status bar: display fps, model ms/frame, device / backend / precision, dropped frames, model name and val mIoU."""
 
 from __future__ import annotations
 
-__all__ = ["StatusLine"]
+__all__ = ["StatusLine", "runtime_text"]
 
 import time
 
 from PyQt6.QtWidgets import QLabel
 
 from camvid_viewer.session import ViewerSession, format_score
+
+
+def runtime_text(model) -> str:
+    """What runs: ``cpu / onnx / int8`` (a model without ``precision``: ``cpu / torch``)."""
+    parts = (model.device, model.backend, getattr(model, "precision", None))
+    return " / ".join(str(part) for part in parts if part)
 
 
 class StatusLine:
@@ -61,7 +67,7 @@ class StatusLine:
             self.labels["device"].setText("")
             self.labels["model"].setText("no model")
             return
-        self.labels["device"].setText(f"{model.device} / {model.backend}")
+        self.labels["device"].setText(runtime_text(model))  # what runs, e.g. "cpu / onnx / int8"
         card = getattr(model, "card", None) or {}
         val = card.get("val_metrics") or {}
         miou = val.get("mean_iou") if isinstance(val, dict) else None

@@ -102,7 +102,7 @@ class MetricsTimeline(QWidget):
         """Show ``evaluation`` (None clears the plots)."""
         self.evaluation = evaluation
         if evaluation is not None:
-            self._offer_classes(class_choices(evaluation))
+            self.offer_classes(class_choices(evaluation))
         self._redraw()
         if evaluation is not None and len(evaluation):
             self.score_plot.setXRange(float(evaluation.indices[0]), float(evaluation.indices[-1]), padding=0.01)
@@ -125,7 +125,7 @@ class MetricsTimeline(QWidget):
                   "flicker": self.flicker_curve, "truth_change": self.truth_curve}
         return {k: tuple(np.asarray(a) for a in c.getData()) for k, c in curves.items()}
 
-    def _offer_classes(self, choices: list[tuple[int, str]]) -> None:
+    def offer_classes(self, choices: list[tuple[int, str]]) -> None:
         """Fill the class picker, keeping the class shown when the new evaluation has it."""
         if [(self.class_box.itemData(i), self.class_box.itemText(i)) for i in range(self.class_box.count())] == choices:
             return

@@ -134,11 +134,11 @@ class WorstFramesView(QWidget):
     def set_evaluation(self, evaluation: SourceEvaluation | None) -> None:
         """Show ``evaluation``'s frames; the sort choices are its scored classes (None clears)."""
         if evaluation is not None:
-            self._offer_classes(class_choices(evaluation))
+            self.offer_classes(class_choices(evaluation))
         self.model.set_rows(frame_rows(evaluation) if evaluation is not None else [])
         self._sort_choice_changed()
 
-    def _offer_classes(self, choices: list[tuple[int, str]]) -> None:
+    def offer_classes(self, choices: list[tuple[int, str]]) -> None:
         """One "<class> IoU" sort choice per class; the choice and the class column are kept when
         the new classes have them, else the column shows road, or the first class."""
         offered = [(self.sort_box.itemData(i), self.sort_box.itemText(i)) for i in range(1, self.sort_box.count())]

@@ -16,6 +16,10 @@ from pathlib import Path
 
 def neutral_home(camvid_root: Path) -> Path:
     """Set ``HOME`` to a neutral folder holding ``camvid`` (a link to ``camvid_root``); return it."""
+    from model.onnx_backend import user_cache_dir
+
+    # Keep the user's model cache (exported ONNX graphs): a cold cache would show in the timings.
+    os.environ.setdefault("CAMVID_VIEWER_CACHE", str(user_cache_dir()))
     home = Path("/home/user")
     try:
         home.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import pytest
 from model.checkpoint import load_checkpoint, read_card
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["--crop", "96x128", "--batch-size", "2", "--head-width", "16", "--workers", "0"]
+SMALL = ["--crop", "96x128", "--batch-size", "2", "--head-width", "16", "--workers", "0", "--no-int8"]
 
 
 def run_cli(*args, env_extra=None, timeout=600):
@@ -79,7 +79,7 @@ def test_same_seed_same_weights(camvid_subset, tmp_path):
 
     outs = []
     for name in ("a", "b"):
-        cfg = TrainConfig(data=str(camvid_subset), out=str(tmp_path / f"{name}.safetensors"), epochs=1, batch_size=2, crop=(96, 128), head_width=16, seed=7, max_steps_per_epoch=2, progress="json", val_split=None)
+        cfg = TrainConfig(data=str(camvid_subset), out=str(tmp_path / f"{name}.safetensors"), epochs=1, batch_size=2, crop=(96, 128), head_width=16, seed=7, max_steps_per_epoch=2, progress="json", val_split=None, int8=False)
         import contextlib
         import io
 

@@ -46,6 +46,11 @@ class PlaybackControls:
     def pause(self) -> None:
         self.pipeline.stop()
         self.session.set_playing(False)
+        # stop() drops the still request a seek may just have queued and any result on its way:
+        # once paused, the frame shown must be the one the counter and slider name.
+        s = self.session
+        if s.result is None or s.result.index != s.index:
+            self.request_frame()
 
     def toggle_play(self) -> None:
         self.pause() if self.session.playing else self.play()

@@ -35,7 +35,7 @@ def real_path(path: str | Path) -> Path:
 
 def _relation(output: Path, other: Path) -> str | None:
     """How ``output`` overlaps ``other`` (both real paths): "is", "contains", "lies inside" or None."""
-    if output == other:
+    if output == other or _same_file(output, other):  # a hard link is the same file too
         return "is"
     if other.is_relative_to(output):
         return "contains"
@@ -70,6 +70,13 @@ def check_outputs(*, inputs: Mapping[str, str | Path | None], outputs: Mapping[s
             if relation is not None:
                 raise OutputError(f"{a}: the {label_a} output {relation} the {label_b} output {b}; "
                                   "give them separate paths (nothing was written)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def _local(path) -> bool:

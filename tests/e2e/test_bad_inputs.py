@@ -165,6 +165,8 @@ CASES = [
     ("predict-out-is-file", PREDICT + ["frames", "-o", "notes.txt", "--overwrite"], None),
     ("predict-out-locked", PREDICT + ["frames", "-o", "busy"], live_lock),
     ("predict-out-is-video-input", PREDICT + ["clip.mp4", "-o", "clip.mp4", "--overwrite"], None),
+    ("export-out-is-a-hard-link-to-the-input", EXPORT + ["clip.mp4", "-o", "linked.mp4", "--overwrite"],
+     lambda ws: os.link(ws / "clip.mp4", ws / "linked.mp4")),
     ("export-out-inside-input", EXPORT + ["frames", "-o", "frames/overlay.mp4"], None),
     ("export-out-is-input-video", EXPORT + ["clip.mp4", "-o", "clip.mp4", "--overwrite"], None),
     ("export-csv-is-output", EXPORT + ["frames", "-o", "o.mp4", "--metrics-csv", "o.mp4"], None),

@@ -2,7 +2,7 @@
 
 Usage:
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/make_export_dialog_shot.py
-    .venv/bin/python docs/screenshots/make_export_dialog_shot.py --model my.safetensors --out /tmp/shot.png
+    .venv/bin/python docs/screenshots/make_export_dialog_shot.py --model my.safetensors --out shot.png
 
 Copies some val frames (and their labels) of the dataset found by
 ``model.data.default_camvid_root()`` into a temp folder, opens the dialog on them as the
@@ -89,7 +89,7 @@ def main() -> int:
     app = QApplication(sys.argv)
     from neutral_home import neutral_home, scratch_folder
 
-    home = neutral_home(camvid)  # the fields show /home/user/..., not this machine's paths
+    home = neutral_home(camvid)  # the fields show the neutral home, not this machine's paths
     with scratch_folder(home / "drive") as tmp:
         images = _val_subset(camvid, tmp / "camvid", args.frames)
         model_path = Path(args.model) if args.model else _checkpoint(tmp)

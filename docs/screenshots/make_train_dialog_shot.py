@@ -2,7 +2,7 @@
 
 Usage:
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/make_train_dialog_shot.py
-    .venv/bin/python docs/screenshots/make_train_dialog_shot.py --epochs-before-shot 4 --out /tmp/shot.png
+    .venv/bin/python docs/screenshots/make_train_dialog_shot.py --epochs-before-shot 4 --out shot.png
 
 Copies a few train/val frames of the dataset found by ``model.data.default_camvid_root()``
 into a temp folder, starts a short run from the dialog, waits for some epochs of curves,
@@ -49,7 +49,7 @@ def main() -> int:
     app = QApplication(sys.argv)
     from neutral_home import neutral_home, scratch_folder
 
-    home = neutral_home(camvid)  # the fields and the log show /home/user/..., not this machine's paths
+    home = neutral_home(camvid)  # fields and log show the neutral home, not this machine's paths
     with scratch_folder(home / "training") as tmp:
         data = _subset(camvid, tmp / "camvid_subset", train=32, val=8)
         dialog = TrainDialog(data_root=str(data), models_dir=tmp / "models", max_steps_per_epoch=8)

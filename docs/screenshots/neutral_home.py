@@ -13,6 +13,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+#: A generic home that reads the same on every machine (the path the pictures show); never this one's.
+NEUTRAL_HOME = Path("/home/user")
+
 
 def neutral_home(camvid_root: Path) -> Path:
     """Set ``HOME`` to a neutral folder holding ``camvid`` (a link to ``camvid_root``); return it."""
@@ -20,7 +23,7 @@ def neutral_home(camvid_root: Path) -> Path:
 
     # Keep the user's model cache (exported ONNX graphs): a cold cache would show in the timings.
     os.environ.setdefault("CAMVID_VIEWER_CACHE", str(user_cache_dir()))
-    home = Path("/home/user")
+    home = NEUTRAL_HOME
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -30,15 +30,17 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def wait_for(condition, *, timeout: float = 180.0, proc: subprocess.Popen | None = None) -> None:
-    """Poll until ``condition()``; fail if ``proc`` ends first or time runs out."""
+def wait_for(condition, *, proc: subprocess.Popen, timeout: float = 180.0) -> None:
+    """Until ``condition()`` holds, wait on ``proc`` in short slices; fail if it ends first or time runs out."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if condition():
             return
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the run ended (exit {proc.returncode}) before the awaited state: {proc.stderr.read()}")
-        time.sleep(0.05)
+        try:
+            proc.wait(timeout=0.05)  # returns at once if the run ends before the awaited state
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"the run ended (exit {proc.returncode}) before the awaited state: {proc.stderr.read()}")
     pytest.fail("timed out waiting for the run to get going")
 
 

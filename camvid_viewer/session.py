@@ -237,6 +237,12 @@ class ViewerSession:
         return True
 
     @property
+    def shows_named_frame(self) -> bool:
+        """The result on screen is frame ``index``, made by the current model, source and truth."""
+        result = self.result
+        return result is not None and result.index == self.index and result.generation == self.generation
+
+    @property
     def frame_scores(self) -> SegmentationScores | None:
         """Scores of the current frame, or ``None`` when it has no truth."""
         if self.result is None or self.result.frame_matrix is None or self.result.frame_matrix.shape != self.running.matrix.shape:

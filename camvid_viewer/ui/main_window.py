@@ -68,6 +68,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         self.session.device_choice, self.session.backend_choice, self.session.precision_choice = device, backend, precision
         self.pipeline = InferencePipeline(self)
         self._calls: set[BackgroundCall] = set()
+        self._open_request = 0  # the latest open asked for; an earlier one finishing later is dropped
         self._train_dialog = None
         self._laid_out = False
         self._build()
@@ -198,6 +199,11 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         self.welcome.sample_ready.connect(self.open_path)
         self.welcome.sample_failed.connect(lambda m: self.report(f"CamVid sample: {m}"))
 
+    @property
+    def busy(self) -> bool:
+        """A background job (opening a source, loading a model) has not reported back yet."""
+        return bool(self._calls)
+
     # -- messages ---------------------------------------------------------------------------
     def report(self, text: str, *, action: str | None = None, callback=None) -> None:
         """Show a one-line problem without blocking (notice bar + status bar) and emit ``message``."""
@@ -219,9 +225,14 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         """Open a video, folder, camera index or stream URL off the GUI thread; the old source stays until it works."""
         path = str(path)
         self.statusBar().showMessage(f"Opening {display_path(path)}...")
-        self._background(open_source_with_truth, path, done=lambda r: self._source_ready(path, *r))
+        self._open_request = request = self._open_request + 1
+        self._background(open_source_with_truth, path, done=lambda r: self._source_ready(path, *r, request=request),
+                         failed=lambda text: self.report(text) if request == self._open_request else None)
 
-    def _source_ready(self, path: str, source, truth, note) -> None:
+    def _source_ready(self, path: str, source, truth, note, *, request: int) -> None:
+        if request != self._open_request:  # the user opened something else since: the latest wins
+            source.close()
+            return
         self.pipeline.stop()
         old = self.session.source
         self.session.set_source(source, truth)

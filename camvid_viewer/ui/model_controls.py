@@ -18,6 +18,7 @@ class ModelControls:
     ``message``, ``model_loaded``, ``restart``, ``_background``, ``open_model_dialog`` and ``statusBar``."""
 
     _model_problem = ""  # why no model is loaded at all, shown again when a source opens
+    _model_request = 0  # the latest load asked for; an earlier one finishing later is dropped
 
     def load_model(self, path: str | None = None, *, device: str | None = None, backend: str | None = None,
                    precision: str | None = None) -> None:
@@ -31,13 +32,18 @@ class ModelControls:
         choice = {"device": device or s.device_choice, "backend": backend or s.backend_choice,
                   "precision": precision or s.precision_choice}
         self.statusBar().showMessage("Loading model...")
+        self._model_request = request = self._model_request + 1
         self._background(load_segmenter, path, **choice,
-                         done=lambda model: self._model_ready(model, path, **choice), failed=self._model_failed)
+                         done=lambda model: self._model_ready(model, path, request=request, **choice),
+                         failed=lambda text: self._model_failed(text, request=request))
 
-    def _model_ready(self, model, path, *, device: str, backend: str, precision: str) -> None:
+    def _model_ready(self, model, path, *, request: int, device: str, backend: str, precision: str) -> None:
         s = self.session
+        if request != self._model_request:
+            return  # the user has asked for another model (or device, backend, precision) since
         s.device_choice, s.backend_choice, s.precision_choice = device, backend, precision
-        self.actions.precisions[precision].setChecked(True)  # a backend change may have reset it to auto
+        for group, value in ((self.actions.devices, device), (self.actions.backends, backend), (self.actions.precisions, precision)):
+            group[value].setChecked(True)  # what runs (a backend change may have reset precision to auto)
         s.set_model(model, path or None)
         self.welcome.set_model_text(f"Model: {model.name} on {runtime_text(model)}")
         self.statusBar().showMessage(f"Loaded model {model.name}", 5000)
@@ -47,8 +53,10 @@ class ModelControls:
         self.model_loaded.emit(model.name)
         self.restart()
 
-    def _model_failed(self, text: str) -> None:
+    def _model_failed(self, text: str, *, request: int) -> None:
         s, a = self.session, self.actions
+        if request != self._model_request:
+            return  # a load asked for later decides what runs and what the menus show
         a.devices[s.device_choice].setChecked(True)
         a.backends[s.backend_choice].setChecked(True)
         a.precisions[s.precision_choice].setChecked(True)

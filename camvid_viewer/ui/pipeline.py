@@ -88,6 +88,16 @@ class InferencePipeline(QObject):
     def playing(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    @property
+    def source_lock(self) -> threading.Lock:
+        """Held while the still thread reads a source: hold it to read one yourself meanwhile."""
+        return self._still_busy
+
+    @property
+    def busy(self) -> bool:
+        """Playing, or a still frame asked for and not yet delivered to the GUI thread."""
+        return self.playing or self._still_request is not None or self._still_busy.locked()
+
     def show_frame(self, *, source, index: int, model, truth, generation: int) -> None:
         """Decode, segment and score exactly frame ``index`` (latest request wins)."""
         self.stop()

@@ -35,8 +35,7 @@ class PlaybackControls:
             return
         count = s.frame_count
         if start is None:
-            shown = s.result is not None and s.result.index == s.index
-            start = s.index + 1 if shown else s.index
+            start = s.index + 1 if s.shows_named_frame else s.index
             if count is not None and start >= count:
                 start = 0
         s.set_playing(True)
@@ -46,10 +45,10 @@ class PlaybackControls:
     def pause(self) -> None:
         self.pipeline.stop()
         self.session.set_playing(False)
-        # stop() drops the still request a seek may just have queued and any result on its way:
-        # once paused, the frame shown must be the one the counter and slider name.
-        s = self.session
-        if s.result is None or s.result.index != s.index:
+        # stop() drops the still request a seek or a model change may just have queued, and any
+        # result on its way: once paused, the frame shown must be the one the counter and slider
+        # name, made by the current model (the stress test found a reload's redraw dropped this way).
+        if not self.session.shows_named_frame:
             self.request_frame()
 
     def toggle_play(self) -> None:

@@ -56,3 +56,17 @@ def test_seek_while_paused_then_pause_again_shows_the_named_frame(qtbot, window)
     window.seek(27)
     window.pause()  # as opening the export dialog does
     settled_on(qtbot, window, 27)
+
+
+def test_model_reload_then_pause_at_once_redraws_with_the_new_model(qtbot, window, random_checkpoint):
+    """Found by the stress test: the reload's redraw was dropped by a pause, and pause saw the right
+    index on screen (from the old model) so it asked for nothing: the old model's frame stayed."""
+    window.seek(12)
+    settled_on(qtbot, window, 12)
+    before = window.session.generation
+    with qtbot.waitSignal(window.model_loaded, timeout=WAIT_MS):
+        window.load_model(str(random_checkpoint))
+    window.pause()  # the redraw restart() just asked for is still on its way
+    qtbot.waitUntil(lambda: window.session.result.generation == window.session.generation > before, timeout=WAIT_MS)
+    settled_on(qtbot, window, 12)
+    assert window.session.shows_named_frame

@@ -111,7 +111,13 @@ def test_detector_sees_a_lost_request_and_a_frame_shown_under_another_index(inpu
 
     def lose_requests(window):
         real, asked = window.pipeline.show_frame, []
-        window.pipeline.show_frame = lambda **kw: asked.append(1) if asked else real(**kw)  # only the first is kept
+
+        def first_only(**kwargs):
+            asked.append(kwargs["index"])
+            if len(asked) == 1:  # the frame shown on opening; every later request is lost
+                real(**kwargs)
+
+        window.pipeline.show_frame = first_only
         return window
 
     report = _run(inputs, lambda: lose_requests(make_window()), random_checkpoint, actions=("seek",), settle_every=1)

@@ -43,6 +43,7 @@ from camvid_viewer.session import ViewerSession, format_score
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.confusion_view import ConfusionMatrixView
 from camvid_viewer.ui.pixel_view import PixelAnalysisView
+from camvid_viewer.ui.throttle import DisplayRefresh
 from camvid_viewer.ui.timeline import MetricsTimeline
 from camvid_viewer.ui.worst_frames import WorstFramesView
 
@@ -113,7 +114,10 @@ class AnalysisDock(QDockWidget):
         self.timeline_dock.setWidget(self.timeline)
         for view in (self.timeline, self.worst):
             view.seek_requested.connect(self.seek_requested)
-        session.events.index.connect(self.timeline.set_current_index)
+        # The playhead follows playback at display rate, and not at all while the timeline is hidden.
+        self.playhead = DisplayRefresh(lambda: self.timeline.set_current_index(session.index), session, self.timeline)
+        self.timeline_dock.visibilityChanged.connect(self.playhead.shown)
+        session.events.index.connect(lambda _index: self.playhead.request())
         session.events.source.connect(self._source_changed)
         session.events.model.connect(self._model_changed)
         self._offer_classes()

@@ -3,6 +3,8 @@
 Every number derives from ``model.metrics`` confusion matrices held by the session:
 the frame's own matrix and one matrix accumulated over every frame scored so far
 (pooled, not an average of per-frame scores), exactly as ``python main.py eval`` scores.
+During playback the dock redraws at display rate (``ui/throttle.py``), not per model frame,
+and only the cells whose text changed; paused, stopped or stepping it shows each frame at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer.session import ViewerSession, format_score
+from camvid_viewer.ui.throttle import DisplayRefresh
 
 COLUMNS = ("Class", "IoU", "Dice", "Share", "Run IoU", "Run Dice")
 TIPS = ("", "This frame", "This frame", "Share of the frame's scored pixels", "Pooled over scored frames", "Pooled over scored frames")
@@ -83,7 +86,9 @@ class MetricsDock(QDockWidget):
 
         self.frame_scores = None
         self.running_scores = None
-        session.events.metrics.connect(self.refresh)
+        self.display = DisplayRefresh(self.refresh, session, self)
+        self.visibilityChanged.connect(self.display.shown)
+        session.events.metrics.connect(self.display.request)
         session.events.source.connect(self.refresh)
         session.events.model.connect(self.refresh)
         session.events.truth.connect(self.refresh)
@@ -94,6 +99,7 @@ class MetricsDock(QDockWidget):
         return "" if item is None else item.text()
 
     def refresh(self) -> None:
+        """Redraw from the session now (``display.request()`` is the throttled way)."""
         frame = self.frame_scores = self.session.frame_scores
         running = self.running_scores = self.session.running_scores
         self.pixel_accuracy_label.setText(format_score(frame.pixel_accuracy) if frame else "n/a")
@@ -107,21 +113,13 @@ class MetricsDock(QDockWidget):
             self.frame_caption.setText("No truth for this frame")
         # One row per class the session scores in: the model's label set (the truth's without a model).
         names, void = self.session.running.class_names, self.session.running.ignore_index
-        self.table.setRowCount(len(names))
-        for row, name in enumerate(names):
-            values = [
-                name,
-                format_score(frame.iou[row]) if frame else "",
-                format_score(frame.dice[row]) if frame else "",
-                format_score(frame.pixel_share[row]) if frame and row != void else "",
-                format_score(running.iou[row]) if running else "",
-                format_score(running.dice[row]) if running else "",
-            ]
-            for column, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                if column:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+        rows = [[name,
+                 format_score(frame.iou[row]) if frame else "",
+                 format_score(frame.dice[row]) if frame else "",
+                 format_score(frame.pixel_share[row]) if frame and row != void else "",
+                 format_score(running.iou[row]) if running else "",
+                 format_score(running.dice[row]) if running else ""] for row, name in enumerate(names)]
+        self._show_rows(rows)
         if running is None:
             self.running_label.setText("Running: no frame scored yet")
         else:
@@ -130,3 +128,19 @@ class MetricsDock(QDockWidget):
                 f"{format_score(running.pixel_accuracy)}, mIoU {format_score(running.mean_iou)}, "
                 f"mean Dice {format_score(running.mean_dice)}"
             )
+
+    def _show_rows(self, rows: list[list[str]]) -> None:
+        """Put ``rows`` in the table, touching only the cells whose text changed."""
+        table = self.table
+        if table.rowCount() != len(rows):
+            table.setRowCount(len(rows))
+        for row, values in enumerate(rows):
+            for column, text in enumerate(values):
+                item = table.item(row, column)
+                if item is None:
+                    item = QTableWidgetItem(text)
+                    if column:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    table.setItem(row, column, item)
+                elif item.text() != text:
+                    item.setText(text)

@@ -4,6 +4,8 @@ Shows the frame as an error split (missed | false alarms) or a confidence / entr
 map, with a readout of true class, predicted class and confidence under the cursor. The
 class probabilities come from one extra model call (``pixel_confidence``) on a
 ``BackgroundCall`` thread, holding the bridge's ``MODEL_LOCK`` so it takes turns with playback.
+During playback it follows the current frame at display rate, and not at all while hidden
+(it catches up when shown).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.canvas import bgr_to_qimage, fit_rect
+from camvid_viewer.ui.throttle import DisplayRefresh
 
 
 class _ImageView(QWidget):
@@ -82,7 +85,12 @@ class PixelAnalysisView(QWidget):
         self.readout = QLabel("Hover the image for true class, predicted class and confidence")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.readout)
-        session.events.result.connect(lambda _r: self.refresh())
+        self.display = DisplayRefresh(self.refresh, session, self)
+        session.events.result.connect(lambda _r: self.display.request())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.refresh()  # it skipped every frame while hidden
 
     @property
     def mode(self) -> str:
@@ -90,7 +98,9 @@ class PixelAnalysisView(QWidget):
 
     def refresh(self) -> None:
         result = self.session.result
-        if result is None or result.labels is None or not self.isVisible():
+        if not self.isVisible():
+            return  # no work while hidden: showEvent refreshes
+        if result is None or result.labels is None:
             self.view.set_image(None if result is None else result.frame)
             return
         if self.mode == "error":

@@ -1,4 +1,8 @@
-"""The playback bar: transport buttons, a seek slider marking labelled frames, index/time/total, opacity."""
+"""The playback bar: transport buttons, a seek slider marking labelled frames, index/time/total, opacity.
+
+During playback the slider and the counter follow the frame at display rate (``ui/throttle.py``):
+repainting the slider and its labelled-frame ticks for every model frame costs the model time.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camvid_viewer.session import ViewerSession, format_time
+from camvid_viewer.ui.throttle import DisplayRefresh
 
 
 class LabelledSlider(QSlider):
@@ -94,6 +99,7 @@ class PlaybackBar(QWidget):
         layout.addWidget(self.opacity)
         session.events.source.connect(self._source_changed)
         session.events.truth.connect(self._truth_changed)
+        self._position = DisplayRefresh(self._show_position, session, self)
         session.events.index.connect(self._index_changed)
         session.events.display.connect(self._display_changed)
         self._source_changed()
@@ -127,15 +133,18 @@ class PlaybackBar(QWidget):
         self.slider.setValue(self.session.index)
         self.slider.blockSignals(False)
         self._truth_changed()
-        self._index_changed(self.session.index)
+        self._show_position()
 
     def _truth_changed(self) -> None:
         truth = self.session.truth
         self.slider.set_labelled(truth.labelled_indices if truth is not None else [])
 
-    def _index_changed(self, index: int) -> None:
+    def _index_changed(self, _index: int) -> None:
+        self._position.request()
+
+    def _show_position(self) -> None:
         self.slider.blockSignals(True)
-        self.slider.setValue(index)
+        self.slider.setValue(self.session.index)
         self.slider.blockSignals(False)
         self.counter.setText(self.position_text())
 

@@ -9,6 +9,7 @@ import time
 from PyQt6.QtWidgets import QLabel
 
 from camvid_viewer.session import ViewerSession, format_score
+from camvid_viewer.ui.throttle import DisplayRefresh
 
 
 def runtime_text(model) -> str:
@@ -32,15 +33,16 @@ class StatusLine:
         self._last_shown: float | None = None
         self.display_fps: float | None = None
         self.model_ms: float | None = None
+        self.display = DisplayRefresh(self._show_rates, session, statusbar)  # the labels change at display rate
         session.events.model.connect(self._model_changed)
         session.events.dropped.connect(self._dropped_changed)
         session.events.source.connect(self._source_changed)
         self._model_changed()
-        self._dropped_changed(0)
         self._source_changed()
+        self._show_rates()
 
     def frame_shown(self, result) -> None:
-        """Call once per painted result: updates the smoothed display fps and model time."""
+        """Call once per painted result: updates the smoothed display fps and model time (shown at display rate)."""
         now = time.perf_counter()
         if self.session.playing and self._last_shown is not None:
             gap = now - self._last_shown
@@ -51,8 +53,12 @@ class StatusLine:
         if result.model_ms is not None:
             ms = result.model_ms
             self.model_ms = ms if self.model_ms is None else 0.8 * self.model_ms + 0.2 * ms
+        self.display.request()
+
+    def _show_rates(self) -> None:
         self.labels["fps"].setText("display -- fps" if self.display_fps is None else f"display {self.display_fps:.1f} fps")
         self.labels["model_ms"].setText("model -- ms" if self.model_ms is None else f"model {self.model_ms:.0f} ms/frame")
+        self.labels["dropped"].setText(f"dropped {self.session.dropped}")
 
     def _source_changed(self) -> None:
         self.display_fps = None
@@ -73,5 +79,5 @@ class StatusLine:
         miou = val.get("mean_iou") if isinstance(val, dict) else None
         self.labels["model"].setText(f"{model.name}  (val mIoU {format_score(miou)})")
 
-    def _dropped_changed(self, dropped: int) -> None:
-        self.labels["dropped"].setText(f"dropped {dropped}")
+    def _dropped_changed(self, _dropped: int) -> None:
+        self.display.request()

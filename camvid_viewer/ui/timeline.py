@@ -3,6 +3,9 @@
 A pyqtgraph view of a :class:`~camvid_viewer.analysis.evaluation.SourceEvaluation`. A vertical
 playhead follows the current frame; a click anywhere in the plots asks for a seek to
 the nearest evaluated frame through ``seek_requested(int)`` (the window decides).
+
+The axes (which draw the grid across the whole plot) are cached as pixmaps, so moving the
+playhead repaints a line over cached pictures instead of redrawing every tick and grid line.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from camvid_viewer.analysis.evaluation import SourceEvaluation
 from camvid_viewer.analysis.summaries import class_choices, default_class
@@ -85,6 +96,8 @@ class MetricsTimeline(QWidget):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(48)
             plot.addLegend(offset=(50, 1), labelTextColor=(30, 30, 30), colCount=3, brush=(255, 255, 255, 200))
+            for name in ("left", "bottom"):
+                plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.miou_curve = self.score_plot.plot([], [], pen=_MIOU_PEN, name="frame mIoU", symbol="o", symbolSize=4,
                                                symbolBrush=(40, 110, 220), symbolPen=None)
         self.class_curve = self.score_plot.plot([], [], pen=_CLASS_PEN, name="class IoU")
@@ -112,6 +125,8 @@ class MetricsTimeline(QWidget):
 
     def set_current_index(self, index: int) -> None:
         """Move the playhead to source frame ``index``."""
+        if self.playhead == index:
+            return
         for line in self.playheads:
             line.setValue(index)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from model.classes import LabelSet, label_set_of
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
+from model.signals import FrameSignals
 
 #: View names, in menu order, as ``camvid_viewer.rendering.views.render_view`` spells them.
 VIEWS: tuple[str, ...] = ("overlay", "side-by-side", "mask", "error")
@@ -75,6 +76,8 @@ class FrameResult:
     time_s: float = 0.0
     generation: int = 0  # which source/model/run produced it; stale results are ignored
     note: str | None = None  # a problem worth showing (e.g. truth of the wrong size)
+    confidence: np.ndarray | None = None  # HxW winning-class probability, when signals were asked for
+    signals: FrameSignals | None = None  # shares, confidence, flicker: what the model says without truth
 
 
 @dataclass

@@ -18,6 +18,7 @@ __all__ = ["PRECISIONS", "Prediction", "Segmenter", "choose_precision", "note_pr
 
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -58,6 +59,7 @@ class Prediction:
     labels: np.ndarray  # HxW uint8 class indices
     probabilities: np.ndarray | None = None  # CxHxW float32, when asked for
     confidence: np.ndarray | None = None  # HxW float32 winning-class probability, when asked for
+    model_ms: float | None = None  # time on its lane, for frames run through submit()
 
 
 class Segmenter:
@@ -124,9 +126,22 @@ class Segmenter:
         """Frames per ``segment_batch`` call that use the backend best (ONNX: one per lane)."""
         return self._runner.lanes if isinstance(self._runner, OnnxRunner) else 1
 
-    def segment(self, frame: np.ndarray, *, probabilities: bool = False) -> Prediction:
-        """Labels (and optionally probabilities) for one BGR uint8 frame."""
+    def segment(self, frame: np.ndarray, *, probabilities: bool = False, confidence: bool = False) -> Prediction:
+        """Labels (and optionally probabilities) for one BGR uint8 frame.
+
+        ``confidence``: also the winning class's probability per pixel, from the same model
+        call (a softmax and a max at the end of the graph), without the 12 probability maps.
+        """
+        if confidence and not probabilities:
+            labels, conf = self._runner.run(self._preprocess(frame)[None], signals=True)
+            return self._with_confidence(labels[0], conf[0], frame.shape[:2])
         return self.segment_batch([frame], probabilities=probabilities)[0]
+
+    def _with_confidence(self, labels: np.ndarray, conf: np.ndarray, frame_hw: tuple[int, int]) -> Prediction:
+        h, w = frame_hw
+        if conf.shape != (h, w):
+            conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
+        return Prediction(labels=self._to_frame_size(labels, frame_hw), confidence=conf.astype(np.float32, copy=False))
 
     def segment_batch(self, frames: list[np.ndarray], *, probabilities: bool = False) -> list[Prediction]:
         """Frames of equal size run as one batch; mixed sizes run one by one."""
@@ -142,8 +157,9 @@ class Segmenter:
         logits = self._runner.run(blob)
         return [self._postprocess(lg, frame_hw, probabilities) for lg in logits]
 
-    def submit(self, frame: np.ndarray) -> Future:
-        """Start segmenting one frame (labels only); returns a ``Future`` of its :class:`Prediction`.
+    def submit(self, frame: np.ndarray, *, confidence: bool = False) -> Future:
+        """Start segmenting one frame (labels, and the confidence map with ``confidence``);
+        returns a ``Future`` of its :class:`Prediction`.
 
         For a stream of frames (export): the ONNX backend runs up to ``preferred_batch``
         submitted frames at once, one per lane (its own ONNX session), and a free lane takes the next
@@ -151,8 +167,8 @@ class Segmenter:
         Other backends run the frame now and return a finished future.
         """
         if isinstance(self._runner, OnnxRunner):
-            return self._runner.pool.submit(self._segment_on_lane, frame)
-        return run_now(self.segment, frame)
+            return self._runner.pool.submit(self._segment_on_lane, frame, confidence)
+        return run_now(self.segment, frame, confidence=confidence)
 
     def segment_stream(self, items: Iterable[tuple[Any, np.ndarray]]) -> Iterator[tuple[Any, Prediction]]:
         """``(key, frame)`` pairs in, ``(key, prediction)`` out, in the same order.
@@ -175,9 +191,16 @@ class Segmenter:
             for _, future in pending:
                 future.cancel()  # the caller stopped early: frames not started are dropped
 
-    def _segment_on_lane(self, frame: np.ndarray) -> Prediction:
-        labels = self._runner.run_on_lane(self._preprocess(frame)[None], labels_only=True)[0]
-        return Prediction(labels=self._to_frame_size(labels, frame.shape[:2]))
+    def _segment_on_lane(self, frame: np.ndarray, confidence: bool = False) -> Prediction:
+        start = time.perf_counter()
+        if confidence:
+            labels, conf = self._runner.run_on_lane(self._preprocess(frame)[None], signals=True)
+            prediction = self._with_confidence(labels[0], conf[0], frame.shape[:2])
+        else:
+            labels = self._runner.run_on_lane(self._preprocess(frame)[None], labels_only=True)[0]
+            prediction = Prediction(labels=self._to_frame_size(labels, frame.shape[:2]))
+        prediction.model_ms = (time.perf_counter() - start) * 1000
+        return prediction
 
     def logits(self, frame: np.ndarray) -> np.ndarray:
         """Raw class scores (C, h, w) at the working size; for analysis tools."""
@@ -302,14 +325,18 @@ class _TorchRunner:
             network = network.half().to(memory_format=torch.channels_last)
         self.network = network.eval()
 
-    def run(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
-        """Logits (N, C, h, w) float32, or labels (N, h, w) uint8."""
+    def run(self, blob: np.ndarray, *, labels_only: bool = False, signals: bool = False):
+        """Logits (N, C, h, w) float32, labels (N, h, w) uint8, or with ``signals`` the pair
+        (labels, winning-class probability (N, h, w) float32)."""
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(blob).to(self.device)
             if self.half:
                 x = x.half().contiguous(memory_format=torch.channels_last)
             out = self.network(x)
+            if signals:
+                labels = out.argmax(1).to(torch.uint8).cpu().numpy()
+                return labels, torch.softmax(out.float(), 1).amax(1).cpu().numpy()
             if labels_only:
                 return out.argmax(1).to(torch.uint8).cpu().numpy()
             return out.float().cpu().numpy()

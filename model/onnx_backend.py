@@ -75,55 +75,58 @@ class OnnxRunner:
                 self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="onnx-lane")
             return self._pool
 
-    def run(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
-        """Logits (N, C, h, w) float32, or labels (N, h, w) uint8 from a graph that ends in ArgMax."""
+    def run(self, blob: np.ndarray, *, labels_only: bool = False, signals: bool = False):
+        """Logits (N, C, h, w) float32; labels (N, h, w) uint8 from a graph that ends in ArgMax;
+        or with ``signals`` a pair (labels, winning-class probability (N, h, w) float32), one graph."""
+        kind = _kind(labels_only, signals)
         if len(blob) > 1 and self.lanes > 1:
-            futures = [self.pool.submit(self.run_on_lane, blob[i : i + 1], labels_only=labels_only) for i in range(len(blob))]
-            return np.concatenate([f.result() for f in futures])
-        key = (*blob.shape[2:], labels_only)
+            futures = [self.pool.submit(self.run_on_lane, blob[i : i + 1], labels_only=labels_only, signals=signals)
+                       for i in range(len(blob))]
+            return _joined([f.result() for f in futures], signals)
+        key = (*blob.shape[2:], kind)
         session = self.sessions.get(key)
         if session is None:
-            session = self.sessions[key] = self._session(blob.shape[2:], labels_only, self.threads)
-        return np.concatenate([session.run(None, {"image": blob[i : i + 1]})[0] for i in range(len(blob))])
+            session = self.sessions[key] = self._session(blob.shape[2:], kind, self.threads)
+        return _joined([_outputs(session.run(None, {"image": blob[i : i + 1]}), signals) for i in range(len(blob))], signals)
 
-    def run_on_lane(self, blob: np.ndarray, *, labels_only: bool = False) -> np.ndarray:
+    def run_on_lane(self, blob: np.ndarray, *, labels_only: bool = False, signals: bool = False):
         """:meth:`run` on the calling thread's own lane session (call it from the pool)."""
-        key = (*blob.shape[2:], labels_only)
+        kind = _kind(labels_only, signals)
+        key = (*blob.shape[2:], kind)
         sessions = self._lanes.__dict__.setdefault("sessions", {})
         session = sessions.get(key)
         if session is None:
-            session = sessions[key] = self._session(blob.shape[2:], labels_only, self.lane_threads)
-        return session.run(None, {"image": blob})[0]
+            session = sessions[key] = self._session(blob.shape[2:], kind, self.lane_threads)
+        return _outputs(session.run(None, {"image": blob}), signals)
 
-    def cache_path(self, size: tuple[int, int], labels_only: bool = False, *, int8: bool = False) -> Path:
+    def cache_path(self, size: tuple[int, int], labels_only: bool | str = False, *, int8: bool = False) -> Path:
         """The cached graph of one working size: keyed by checkpoint, and by calibration for int8."""
         from model.quantize import calibration_hash
 
-        kind = "labels" if labels_only else "logits"
+        kind = labels_only if isinstance(labels_only, str) else _kind(labels_only, False)
         if int8:
             kind += f"-int8-{calibration_hash(self.int8)}"
         return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-{kind}-op{_ONNX_OPSET}.onnx"
 
-    def _graph(self, size: tuple[int, int], labels_only: bool) -> Path:
+    def _graph(self, size: tuple[int, int], kind: str) -> Path:
         """The fp32 graph of this size (exported once), or the int8 graph built from it."""
-        path = self.cache_path(size, labels_only)
-        network = _labels_only_module(self.network) if labels_only else self.network
+        path = self.cache_path(size, kind)
         if not _cache_is_valid(path):
-            path = _export_or_fall_back(network, path, size, rebuild=(self.checkpoint_path, labels_only))
+            path = _export_or_fall_back(graph_module(self.network, kind), path, size, rebuild=(self.checkpoint_path, kind))
         if self.int8 is None:
             return path
-        target = self.cache_path(size, labels_only, int8=True)
+        target = self.cache_path(size, kind, int8=True)
         if path.parent != target.parent:  # the fp32 graph fell back to a private folder
             target = path.parent / target.name
         if not _cache_is_valid(target):
             _build_int8(path, self.int8, target)
         return target
 
-    def _session(self, size: tuple[int, int], labels_only: bool, threads: int):
+    def _session(self, size: tuple[int, int], kind: str, threads: int):
         import onnxruntime as ort
 
         with self._lock:  # two lanes starting on a new size must not both write the cache
-            path = self._graph(size, labels_only)
+            path = self._graph(size, kind)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -132,10 +135,57 @@ class OnnxRunner:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - a graph ORT refuses is rebuilt once
             with self._lock:
-                for stale in {path, self.cache_path(size, labels_only)}:
+                for stale in {path, self.cache_path(size, kind)}:
                     _sidecar(stale).unlink(missing_ok=True)
-                path = self._graph(size, labels_only)
+                path = self._graph(size, kind)
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+GRAPH_KINDS = ("logits", "labels", "signals")
+
+
+def _kind(labels_only: bool, signals: bool) -> str:
+    return "signals" if signals else "labels" if labels_only else "logits"
+
+
+def _outputs(outputs: list, signals: bool):
+    return (outputs[0], outputs[1]) if signals else outputs[0]
+
+
+def _joined(parts: list, signals: bool):
+    if signals:
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return np.concatenate(parts)
+
+
+def graph_module(network, kind: str):
+    """What a graph of ``kind`` computes: the logits, the labels, or labels and confidence."""
+    if kind == "labels":
+        return _labels_only_module(network)
+    if kind == "signals":
+        return _signals_module(network)
+    return network
+
+
+def _signals_module(network):
+    import torch
+
+    class LabelsAndConfidence(torch.nn.Module):
+        """Labels and the winning class's softmax probability from one pass: the window's
+        confidence panels cost a softmax, never a second model call."""
+
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            logits = self.inner(x)
+            # max softmax = 1 / sum(exp(l - max l)): reductions along the class axis, no Softmax node
+            # (ONNX Runtime's Softmax on a non-last axis transposes the whole map: 3x the model's time).
+            top = logits.amax(1, keepdim=True)
+            return logits.argmax(1).to(torch.uint8), 1.0 / torch.exp(logits - top).sum(1)
+
+    return LabelsAndConfidence(network).eval()
 
 
 def _labels_only_module(network):
@@ -205,10 +255,10 @@ def _build_int8(fp32_graph: Path, entry: dict, target: Path) -> Path:
     return target
 
 
-def export_onnx(network, path: Path, size: tuple[int, int], *, rebuild: tuple[Path, bool] | None = None) -> Path:
+def export_onnx(network, path: Path, size: tuple[int, int], *, rebuild: tuple[Path, str] | None = None) -> Path:
     """Export ``network`` for a 1x3xHxW input to ``path`` (atomically), with a hash sidecar.
 
-    ``rebuild``: (checkpoint, labels only) to export from in a fresh process if the exporter
+    ``rebuild``: (checkpoint, graph kind) to export from in a fresh process if the exporter
     fails here. torch's exporter keeps process-wide state, and after a long session of other
     work it has been seen to fail on a graph it exports fine in a new process.
     """
@@ -233,20 +283,18 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import torch
 from model.checkpoint import load_checkpoint
-from model.onnx_backend import _labels_only_module, _quiet_export
-network = load_checkpoint(sys.argv[2]).build()
-if sys.argv[3] == "1":
-    network = _labels_only_module(network)
+from model.onnx_backend import graph_module, _quiet_export
+network = graph_module(load_checkpoint(sys.argv[2]).build(), sys.argv[3])
 _quiet_export(network, torch.zeros(1, 3, int(sys.argv[4]), int(sys.argv[5])), Path(sys.argv[6]))
 """
 
 
-def _export_in_child(checkpoint: Path, labels_only: bool, size: tuple[int, int], target: Path, first: Exception) -> None:
+def _export_in_child(checkpoint: Path, kind: str, size: tuple[int, int], target: Path, first: Exception) -> None:
     """Export the checkpoint's graph in a new Python process (see :func:`export_onnx`)."""
     import subprocess
 
     root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, root, str(checkpoint), "1" if labels_only else "0",
+    done = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, root, str(checkpoint), kind,
                            str(size[0]), str(size[1]), str(target)], capture_output=True, text=True)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -93,15 +93,22 @@ def calibration_hash(entry: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+#: Ops of the labels-and-confidence graph's tail (``model.onnx_backend._signals_module``).
+_CONFIDENCE_TAIL = {"Softmax", "ReduceMax", "Exp", "ReduceSum", "Div", "Sub", "Max", "Reciprocal"}
+
+
 def build_int8_graph(fp32_graph: Path, entry: dict, target: Path) -> Path:
     """Quantize ``fp32_graph`` with the stored ranges (no data needed) into ``target``."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    names = {n.name for n in onnx.load(str(fp32_graph), load_external_data=False).graph.node}
+    graph = onnx.load(str(fp32_graph), load_external_data=False).graph
+    names = {n.name for n in graph.node}
     keep = list(entry.get("fp32_nodes", []))
     if not set(keep) <= names:  # another graph of the model (logits, not labels): same rule, its names
         keep = stem_nodes(fp32_graph)
+    if len(graph.output) > 1:  # the confidence tail (softmax, max) has no calibrated ranges: float
+        keep += [n.name for n in graph.node if n.op_type in _CONFIDENCE_TAIL]
     with tempfile.TemporaryDirectory(prefix="camvid-int8-") as tmp:
         cache = Path(tmp) / "ranges.json"
         cache.write_text(json.dumps(entry["ranges"]))

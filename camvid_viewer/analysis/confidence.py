@@ -20,9 +20,9 @@ class SerialisedSegmenter:
             raise AttributeError(name)
         return getattr(self.segmenter, name)
 
-    def segment(self, frame: np.ndarray, *, probabilities: bool = False):
+    def segment(self, frame: np.ndarray, *, probabilities: bool = False, confidence: bool = False):
         with self.lock:
-            return self.segmenter.segment(frame, probabilities=probabilities)
+            return self.segmenter.segment(frame, probabilities=probabilities, confidence=confidence)
 
 
 def pixel_confidence(segmenter, frame: np.ndarray, *, lock=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,25 +7,39 @@ __all__ = ["MODEL_LOCK", "analyse_frame"]
 import threading
 import time
 
+import numpy as np
+
 from camvid_viewer.messages import one_line
 from camvid_viewer.session import FrameResult
 from model.classes import label_set_of
 from model.metrics import ConfusionMatrix
+from model.signals import DEFAULT_LOW_CONFIDENCE, frame_signals
 
 #: Serialises model calls: the still thread and a playback run may overlap briefly, and the
 #: analysis dock's evaluation takes turns with playback on the same model.
 MODEL_LOCK = threading.Lock()
 
 
-def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation: int) -> FrameResult:
+def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation: int, signals: bool = False,
+                  previous: tuple[int, np.ndarray] | None = None, threshold: float = DEFAULT_LOW_CONFIDENCE,
+                  prediction=None) -> FrameResult:
     """Segment one frame and score it against its annotation when there is one, in the
-    model's classes (else the truth's: ``label_set_of(model, truth)``, as the session shows)."""
-    labels, model_ms = None, None
-    if model is not None:
+    model's classes (else the truth's: ``label_set_of(model, truth)``, as the session shows).
+
+    ``signals``: also the model's own signals (class shares, confidence from the same model
+    call, and flicker against ``previous`` = (index, labels) when that is frame ``index - 1``).
+    ``prediction``: the model's output for this frame, already made (on the model's lanes).
+    """
+    labels, model_ms, confidence = None, None, None
+    if model is not None and prediction is None:
         start = time.perf_counter()
         with MODEL_LOCK:
-            labels = model.segment(frame).labels
+            prediction = model.segment(frame, confidence=True) if signals else model.segment(frame)
         model_ms = (time.perf_counter() - start) * 1000
+    if prediction is not None:
+        model_ms = model_ms if model_ms is not None else getattr(prediction, "model_ms", None)
+        labels = prediction.labels
+        confidence = getattr(prediction, "confidence", None) if signals else None
     truth_labels, note, matrix = None, None, None
     if truth is not None and truth.has(index):
         try:
@@ -39,7 +53,12 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
     classes = label_set_of(model, truth)
     if labels is not None and truth_labels is not None and classes is not None:
         matrix = ConfusionMatrix(classes.count, ignore_index=classes.void_index, class_names=classes.names).matrix_of(labels, truth_labels)
+    frame_signals_ = None
+    if confidence is not None and classes is not None:
+        before = previous[1] if previous is not None and previous[0] == index - 1 else None
+        frame_signals_ = frame_signals(labels, confidence, classes.count, previous=before, threshold=threshold)
     return FrameResult(
         index=index, frame=frame, labels=labels, truth=truth_labels, frame_matrix=matrix,
         model_ms=model_ms, time_s=time_s, generation=generation, note=note,
+        confidence=confidence, signals=frame_signals_,
     )

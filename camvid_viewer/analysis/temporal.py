@@ -203,7 +203,7 @@ class TemporalSmoother:
     def segment_batch(self, frames: Sequence[np.ndarray], *, probabilities: bool = False) -> list:
         return [self.segment(f, probabilities=probabilities) for f in frames]
 
-    def segment(self, frame: np.ndarray, *, probabilities: bool = False):
+    def segment(self, frame: np.ndarray, *, probabilities: bool = False, confidence: bool = False):
         raw = self.segmenter.segment(frame, probabilities=True)
         p = np.asarray(raw.probabilities, dtype=np.float32).transpose(1, 2, 0)  # H, W, C
         running = self._running
@@ -225,7 +225,7 @@ class TemporalSmoother:
         self._last_index = None if self._last_index is None else self._last_index + 1
         labels = running.argmax(axis=2).astype(np.uint8)
         probs = np.ascontiguousarray(running.transpose(2, 0, 1)) if probabilities else None
-        confidence = running.max(axis=2) if probabilities else None
+        confidence = running.max(axis=2) if probabilities or confidence else None
         if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
             try:
                 return dataclasses.replace(raw, labels=labels, probabilities=probs, confidence=confidence)

@@ -21,6 +21,7 @@ __all__ = ["InferencePipeline"]
 import queue
 import threading
 import time
+from collections import deque
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -36,6 +37,78 @@ def _time_of(source, index: int) -> float:
         return float(source.info(index).time_s)
     except Exception:  # noqa: BLE001 - live streams and odd containers: fall back to the nominal rate
         return index / (source.fps or 30.0)
+
+
+class _ModelFailed(Exception):
+    """The model failed on a frame: the run ends with this one line."""
+
+
+class _PlaybackRun:
+    """One playback run's frames in flight: submitted to the model's lanes in order, up to
+    two per lane (as export does), then scored, paced and handed to the GUI in order.
+
+    A model without lanes (PyTorch, the temporal smoother) runs each frame on this thread.
+    """
+
+    def __init__(self, pipeline, run_id, cancel, ack, model, truth, generation, mode, source, *, signals, interval) -> None:
+        self.pipeline, self.run_id, self.cancel, self.ack = pipeline, run_id, cancel, ack
+        self.model, self.truth, self.generation, self.mode, self.source = model, truth, generation, mode, source
+        self.signals, self.interval = signals, interval
+        lanes = getattr(model, "preferred_batch", 1) if callable(getattr(model, "submit", None)) else 1
+        self.depth = 2 * lanes if lanes > 1 else 0
+        self.pending: deque = deque()  # (index, frame, future, due)
+        self.clock, self.seq = None, 0
+        self.previous = None  # (index, labels) of the last frame shown: flicker
+
+    def add(self, index: int, frame) -> None:
+        now = time.perf_counter()
+        self.clock = now if self.clock is None else self.clock
+        due = self.clock + self.seq * self.interval if self.interval else now
+        self.seq += 1
+        if self.mode == "realtime" and self.interval and now > due + self.interval:
+            self.pipeline._emit(self.pipeline._signals.dropped, self.run_id, 1)  # its display time has passed
+            return
+        if not self.depth:
+            self._finish(index, frame, None, due)
+            return
+        self.pending.append((index, frame, self.model.submit(frame, confidence=self.signals), due))
+        while len(self.pending) >= self.depth and not self.cancel.is_set():
+            self._finish(*self.pending.popleft())
+
+    def finish_ready(self) -> None:
+        """The decoder is behind: hand over what the lanes have finished meanwhile."""
+        while self.pending and self.pending[0][2].done() and not self.cancel.is_set():
+            self._finish(*self.pending.popleft())
+
+    def finish_all(self) -> None:
+        while self.pending and not self.cancel.is_set():
+            self._finish(*self.pending.popleft())
+
+    def cancel_pending(self) -> None:
+        for entry in self.pending:
+            entry[2].cancel()
+        self.pending.clear()
+
+    def _finish(self, index, frame, future, due) -> None:
+        try:
+            prediction = None if future is None else future.result()
+            result = analyse_frame(frame, index=index, model=self.model, truth=self.truth, time_s=_time_of(self.source, index),
+                                   generation=self.generation, signals=self.signals, previous=self.previous,
+                                   prediction=prediction)
+        except Exception as exc:  # noqa: BLE001
+            raise _ModelFailed(f"error: frame {index}: the model failed: {one_line(exc)}") from exc
+        if result.labels is not None:
+            self.previous = (index, result.labels)
+        if self.interval:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                self.cancel.wait(wait)
+            elif self.mode == "every-frame" and -wait > self.interval:
+                self.clock = time.perf_counter() - self.seq * self.interval  # late: re-anchor instead of bursting
+        while not self.ack.acquire(timeout=0.1):
+            if self.cancel.is_set():
+                return
+        self.pipeline._emit(self.pipeline._signals.result, self.run_id, result)
 
 
 class _RunSignals(QObject):
@@ -80,6 +153,8 @@ class InferencePipeline(QObject):
         self._still_request = None
         self._still_busy = threading.Lock()  # held while the still thread reads a source
         self._shutdown = threading.Event()
+        self._still_previous = None
+        self.signals = False  # also the model's own signals (confidence, flicker): set while a view shows them
         self._still_thread = threading.Thread(target=self._still_loop, name="still-frame", daemon=True)
         self._still_thread.start()
 
@@ -186,6 +261,10 @@ class InferencePipeline(QObject):
             with self._still_busy:
                 self._still_frame(run_id, source, index, model, truth, generation)
 
+    def _previous_still(self, generation: int):
+        last = self._still_previous
+        return None if last is None or last[0] != generation else last[1:]
+
     def _still_frame(self, run_id, source, index, model, truth, generation) -> None:
         try:
             frame = source.read(index)
@@ -193,10 +272,13 @@ class InferencePipeline(QObject):
             self._emit(self._signals.frame_failed, run_id, index, one_line(exc))
             return
         try:
-            result = analyse_frame(frame, index=index, model=model, truth=truth, time_s=_time_of(source, index), generation=generation)
+            result = analyse_frame(frame, index=index, model=model, truth=truth, time_s=_time_of(source, index),
+                                   generation=generation, signals=self.signals, previous=self._previous_still(generation))
         except Exception as exc:  # noqa: BLE001
             self._emit(self._signals.frame_failed, run_id, index, f"frame {index}: the model failed: {one_line(exc)}")
             return
+        if result.labels is not None:
+            self._still_previous = (generation, index, result.labels)  # a step forward shows flicker too
         self._emit(self._signals.result, run_id, result)
 
     def _decode_loop(self, run_id, cancel, source, start, loop, frames, live) -> None:
@@ -260,48 +342,30 @@ class InferencePipeline(QObject):
                 continue
 
     def _playback_loop(self, run_id, cancel, frames, ack, model, truth, generation, mode, speed, live, source) -> None:
-        interval = None if live else frame_interval(fps=source.fps, speed=speed)
-        clock, seq = None, 0
+        run = _PlaybackRun(self, run_id, cancel, ack, model, truth, generation, mode, source, signals=self.signals,
+                           interval=None if live else frame_interval(fps=source.fps, speed=speed))
         reason = "stopped"
         try:
             while not cancel.is_set():
                 try:
                     item = frames.get(timeout=0.1)
                 except queue.Empty:
+                    run.finish_ready()
                     continue
-                if item is _END:
-                    reason = "end"
-                    break
-                if isinstance(item[0], str):
-                    reason = f"{item[0]}: {item[1]}"
+                if item is _END or isinstance(item[0], str):
+                    run.finish_all()
+                    reason = "end" if item is _END else f"{item[0]}: {item[1]}"
                     break
                 index, payload = item
                 if isinstance(payload, Exception):
+                    run.finish_all()  # messages keep the order of the frames
                     self._emit(self._signals.frame_failed, run_id, index, one_line(payload))
                     continue
-                now = time.perf_counter()
-                clock = now if clock is None else clock
-                due = clock + seq * interval if interval else now
-                seq += 1
-                if mode == "realtime" and interval and now > due + interval:
-                    self._emit(self._signals.dropped, run_id, 1)  # its display time has passed
-                    continue
-                try:
-                    result = analyse_frame(payload, index=index, model=model, truth=truth, time_s=_time_of(source, index), generation=generation)
-                except Exception as exc:  # noqa: BLE001
-                    reason = f"error: frame {index}: the model failed: {one_line(exc)}"
-                    break
-                if interval:
-                    wait = due - time.perf_counter()
-                    if wait > 0:
-                        cancel.wait(wait)
-                    elif mode == "every-frame" and -wait > interval:
-                        clock = time.perf_counter() - seq * interval  # late: re-anchor instead of bursting
-                while not ack.acquire(timeout=0.1):
-                    if cancel.is_set():
-                        return
-                self._emit(self._signals.result, run_id, result)
+                run.add(index, payload)
+        except _ModelFailed as failed:
+            reason = str(failed)
         finally:
+            run.cancel_pending()
             if not cancel.is_set():
                 self._emit(self._signals.finished, run_id, reason)
 

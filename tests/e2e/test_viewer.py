@@ -50,8 +50,9 @@ def _make_window(qtbot, checkpoint, **kwargs):
     from camvid_viewer.ui.main_window import MainWindow
     from camvid_viewer.ui.settings import ViewerSettings
 
+    kwargs.setdefault("backend", "torch")
     window = MainWindow(settings=ViewerSettings(organization="camvid-viewer-tests"),
-                        model_path=str(checkpoint) if checkpoint else None, backend="torch", **kwargs)
+                        model_path=str(checkpoint) if checkpoint else None, **kwargs)
     qtbot.addWidget(window)
     window.show()
     return window

@@ -28,9 +28,10 @@ def labelled(tmp_path, camvid_root):
     return _copy_split(camvid_root, tmp_path / "camvid", FRAMES)
 
 
-@pytest.fixture
-def window(qtbot, random_checkpoint, labelled):
-    window = _make_window(qtbot, random_checkpoint)
+@pytest.fixture(params=["torch", "onnx"])
+def window(qtbot, random_checkpoint, labelled, request):
+    """The torch backend runs each frame on the playback thread; ONNX on the model's lanes, two in flight each."""
+    window = _make_window(qtbot, random_checkpoint, backend=request.param)
     qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
     open_and_wait(qtbot, window, labelled)
     window.analysis_dock.timeline_dock.show()

@@ -1,0 +1,123 @@
+"""What a model says about a frame without any truth: class shares, confidence, flicker.
+
+On a user's own footage there is no annotation to score against, but the model's own output
+still tells where it is unsure (low winning-class probability) and unstable (labels that change
+between consecutive frames). Every figure here comes from one model call's labels and
+confidence map (``Segmenter.segment(frame, confidence=True)``) and the previous frame's labels.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_LOW_CONFIDENCE", "FrameSignals", "SignalTotals", "flicker", "frame_signals"]
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Pixels whose winning class has less than this probability count as "low confidence".
+DEFAULT_LOW_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class FrameSignals:
+    """One frame's signals; shares are fractions of the frame's pixels (they sum to 1)."""
+
+    class_pixels: tuple[int, ...]  # pixels labelled each class
+    class_confidence: tuple[float | None, ...]  # mean confidence of the pixels of each class
+    mean_confidence: float
+    low_confidence_share: float  # share of pixels under ``threshold``
+    threshold: float
+    flicker: float | None  # share of labels changed since the previous frame; None without one
+
+    @property
+    def pixels(self) -> int:
+        return int(sum(self.class_pixels))
+
+    @property
+    def class_share(self) -> tuple[float, ...]:
+        total = max(1, self.pixels)
+        return tuple(count / total for count in self.class_pixels)
+
+
+def flicker(labels: np.ndarray, previous: np.ndarray | None) -> float | None:
+    """Share of pixels whose label differs from the previous frame's (None without one, or of another size)."""
+    if previous is None or previous.shape != labels.shape:
+        return None
+    return float(np.count_nonzero(labels != previous)) / labels.size
+
+
+def frame_signals(labels: np.ndarray, confidence: np.ndarray, class_count: int, *, previous: np.ndarray | None = None,
+                  threshold: float = DEFAULT_LOW_CONFIDENCE) -> FrameSignals:
+    """The signals of one frame from its labels (HxW) and winning-class probability (HxW)."""
+    if labels.shape != confidence.shape:
+        raise ValueError(f"labels are {labels.shape} but the confidence map is {confidence.shape}")
+    flat = labels.ravel().astype(np.int64)
+    conf = confidence.ravel().astype(np.float64)
+    counts = np.bincount(flat, minlength=class_count)[:class_count]
+    sums = np.bincount(flat, weights=conf, minlength=class_count)[:class_count]
+    class_confidence = tuple(float(s / c) if c else None for s, c in zip(sums, counts, strict=True))
+    return FrameSignals(
+        class_pixels=tuple(int(c) for c in counts),
+        class_confidence=class_confidence,
+        mean_confidence=float(conf.mean()) if conf.size else 0.0,
+        low_confidence_share=float(np.count_nonzero(conf < threshold)) / max(1, conf.size),
+        threshold=float(threshold),
+        flicker=flicker(labels, previous),
+    )
+
+
+@dataclass
+class SignalTotals:
+    """Signals pooled over many frames (a source, a batch): pixel-weighted shares and confidence."""
+
+    class_count: int
+    frames: int = 0
+    class_pixels: np.ndarray = field(default=None)  # type: ignore[assignment]
+    confidence_sum: float = 0.0
+    low_pixels: int = 0
+    flicker_sum: float = 0.0
+    flicker_frames: int = 0
+
+    def __post_init__(self) -> None:
+        if self.class_pixels is None:
+            self.class_pixels = np.zeros(self.class_count, dtype=np.int64)
+
+    def add(self, signals: FrameSignals) -> None:
+        pixels = signals.pixels
+        self.frames += 1
+        self.class_pixels += np.asarray(signals.class_pixels[: self.class_count], dtype=np.int64)
+        self.confidence_sum += signals.mean_confidence * pixels
+        self.low_pixels += round(signals.low_confidence_share * pixels)
+        if signals.flicker is not None:
+            self.flicker_sum += signals.flicker
+            self.flicker_frames += 1
+
+    @property
+    def pixels(self) -> int:
+        return int(self.class_pixels.sum())
+
+    @property
+    def class_share(self) -> tuple[float, ...]:
+        total = max(1, self.pixels)
+        return tuple(float(c) / total for c in self.class_pixels)
+
+    @property
+    def mean_confidence(self) -> float | None:
+        return self.confidence_sum / self.pixels if self.pixels else None
+
+    @property
+    def low_confidence_share(self) -> float | None:
+        return self.low_pixels / self.pixels if self.pixels else None
+
+    @property
+    def mean_flicker(self) -> float | None:
+        return self.flicker_sum / self.flicker_frames if self.flicker_frames else None
+
+    def to_json(self, class_names: tuple[str, ...]) -> dict:
+        return {
+            "frames": self.frames,
+            "mean_confidence": self.mean_confidence,
+            "low_confidence_share": self.low_confidence_share,
+            "mean_flicker": self.mean_flicker,
+            "class_share": dict(zip(class_names, self.class_share, strict=False)),
+        }

@@ -1,0 +1,69 @@
+"""The model's own signals on real CamVid frames: confidence from the same call, shares, flicker."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from model.signals import SignalTotals, flicker, frame_signals
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def frames(camvid_root):
+    """Two consecutive val frames (the val split is a continuous 15 fps clip)."""
+    return [cv2.imread(str(p)) for p in sorted((camvid_root / "val").glob("*.png"))[10:12]]
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_confidence_comes_with_the_labels_and_equals_the_probabilities(frames, random_checkpoint, backend, tmp_path,
+                                                                       monkeypatch):
+    from model.inference import Segmenter
+
+    monkeypatch.setenv("CAMVID_VIEWER_CACHE", str(tmp_path))
+    segmenter = Segmenter(random_checkpoint, backend=backend, device="cpu")
+    for frame in (frames[0], cv2.resize(frames[0], (640, 400))):
+        fast = segmenter.segment(frame, confidence=True)
+        full = segmenter.segment(frame, probabilities=True)
+        assert fast.probabilities is None and fast.confidence.shape == frame.shape[:2]
+        np.testing.assert_array_equal(fast.labels, segmenter.segment(frame).labels)
+        if frame.shape == frames[0].shape:  # at the working size: the same numbers, up to float rounding
+            np.testing.assert_allclose(fast.confidence, full.probabilities.max(0), atol=1e-5)
+        assert abs(float(fast.confidence.mean()) - float(full.confidence.mean())) < 2e-3
+        lane = segmenter.submit(frame, confidence=True).result()
+        np.testing.assert_allclose(lane.confidence, fast.confidence, atol=1e-6)
+
+
+def test_signals_of_a_real_frame_pair_equal_their_definitions(frames, random_checkpoint):
+    from model.inference import Segmenter
+
+    segmenter = Segmenter(random_checkpoint, backend="torch", device="cpu")
+    first, second = (segmenter.segment(f, confidence=True) for f in frames)
+    signals = frame_signals(second.labels, second.confidence, 12, previous=first.labels, threshold=0.3)
+    counts = np.bincount(second.labels.ravel(), minlength=12)
+    assert signals.class_pixels == tuple(counts) and abs(sum(signals.class_share) - 1) < 1e-9
+    assert signals.mean_confidence == pytest.approx(float(second.confidence.mean()), rel=1e-6)
+    assert signals.low_confidence_share == pytest.approx(float((second.confidence < 0.3).mean()))
+    assert signals.flicker == pytest.approx(float((second.labels != first.labels).mean()))
+    for c in range(12):
+        mask = second.labels == c
+        expected = float(second.confidence[mask].mean()) if mask.any() else None
+        assert signals.class_confidence[c] == (pytest.approx(expected, rel=1e-6) if expected is not None else None)
+    totals = SignalTotals(12)
+    totals.add(frame_signals(first.labels, first.confidence, 12))
+    totals.add(signals)
+    both = np.concatenate([first.labels.ravel(), second.labels.ravel()])
+    assert totals.class_share == pytest.approx(tuple(np.bincount(both, minlength=12) / both.size))
+    assert totals.mean_flicker == signals.flicker and totals.frames == 2
+
+
+def test_flicker_needs_a_previous_frame_of_the_same_size():
+    labels = np.zeros((4, 6), np.uint8)
+    assert flicker(labels, None) is None and flicker(labels, np.zeros((6, 4), np.uint8)) is None
+    changed = labels.copy()
+    changed[0, :3] = 2
+    assert flicker(changed, labels) == pytest.approx(3 / 24)
+    with pytest.raises(ValueError, match="confidence map"):
+        frame_signals(labels, np.ones((6, 4), np.float32), 3)

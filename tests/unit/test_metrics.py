@@ -72,3 +72,16 @@ def test_json_schema_marks_na_as_null():
     assert out["per_class"]["sky"] == {"iou": 1.0, "dice": 1.0}
     assert out["per_class"]["road"] is None
     assert out["mean_iou"] == 1.0
+
+
+def test_uint8_fast_path_counts_exactly_like_the_general_one(camvid_root):
+    """The 16-bit path the window uses equals the int64 path on real labels, void and stray values included."""
+    from model.data import read_label
+
+    truth = read_label(sorted((camvid_root / "valannot").glob("*.png"))[3])
+    prediction = np.roll(truth, 7, axis=1).copy()
+    prediction[:5] = 200  # out of range: not counted
+    fast = ConfusionMatrix(12, ignore_index=11).matrix_of(prediction, truth)
+    general = ConfusionMatrix(12, ignore_index=11).matrix_of(prediction.astype(np.int64), truth.astype(np.int64))
+    assert truth.dtype == np.uint8 and fast.sum() > 0
+    np.testing.assert_array_equal(fast, general)

@@ -32,7 +32,7 @@ import numpy as np
 
 from model.classes import LabelSet, label_set_of
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
-from model.signals import FrameSignals
+from model.signals import DEFAULT_LOW_CONFIDENCE, FrameSignals, SignalTotals
 
 #: View names, in menu order, as ``camvid_viewer.rendering.views.render_view`` spells them.
 VIEWS: tuple[str, ...] = ("overlay", "side-by-side", "mask", "error")
@@ -124,6 +124,9 @@ class ViewerSession:
         self.scored_indices: set[int] = set()
         self.dropped = 0
         self.generation = 0
+        self.low_confidence = DEFAULT_LOW_CONFIDENCE  # threshold of the "low confidence" share
+        self.signals: dict[int, FrameSignals] = {}  # the model's own signals of each frame played
+        self.signal_totals = SignalTotals(0)  # pooled over those frames (running shares)
 
     # -- source -------------------------------------------------------------------------------
     @property
@@ -235,6 +238,11 @@ class ViewerSession:
         if matrix is not None and matrix.shape == self.running.matrix.shape and result.index not in self.scored_indices:
             self.scored_indices.add(result.index)
             self.running.add_matrix(matrix)
+        signals = result.signals
+        if signals is not None and len(signals.class_pixels) == self.signal_totals.class_count:
+            if result.index not in self.signals:
+                self.signal_totals.add(signals)
+            self.signals[result.index] = signals
         self.events.result.emit(result)
         self.events.metrics.emit()
         return True
@@ -266,6 +274,19 @@ class ViewerSession:
     def _reset_running(self) -> None:
         self.running = _running_matrix(self.label_set)  # the model or truth may have other classes now
         self.scored_indices.clear()
+        self._reset_signals()
+
+    def _reset_signals(self) -> None:
+        self.signals = {}
+        self.signal_totals = SignalTotals(self.label_set.count)
+
+    def set_low_confidence(self, threshold: float) -> None:
+        """The "low confidence" threshold; the signals gathered so far used the old one, so they go
+        (the running IoU/Dice stay)."""
+        self.low_confidence = min(0.99, max(0.01, float(threshold)))
+        self.generation += 1  # results on their way were measured with the old threshold
+        self._reset_signals()
+        self.events.metrics.emit()
 
     def set_dropped(self, dropped: int) -> None:
         self.dropped = int(dropped)

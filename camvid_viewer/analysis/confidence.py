@@ -22,7 +22,9 @@ class SerialisedSegmenter:
 
     def segment(self, frame: np.ndarray, *, probabilities: bool = False, confidence: bool = False):
         with self.lock:
-            return self.segmenter.segment(frame, probabilities=probabilities, confidence=confidence)
+            if confidence:
+                return self.segmenter.segment(frame, probabilities=probabilities, confidence=True)
+            return self.segmenter.segment(frame, probabilities=probabilities)
 
 
 def pixel_confidence(segmenter, frame: np.ndarray, *, lock=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

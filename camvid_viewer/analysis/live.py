@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["MODEL_LOCK", "analyse_frame"]
 
+import inspect
 import threading
 import time
 
@@ -34,7 +35,7 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
     if model is not None and prediction is None:
         start = time.perf_counter()
         with MODEL_LOCK:
-            prediction = model.segment(frame, confidence=True) if signals else model.segment(frame)
+            prediction = _predict(model, frame, signals)
         model_ms = (time.perf_counter() - start) * 1000
     if prediction is not None:
         model_ms = model_ms if model_ms is not None else getattr(prediction, "model_ms", None)
@@ -62,3 +63,21 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
         model_ms=model_ms, time_s=time_s, generation=generation, note=note,
         confidence=confidence, signals=frame_signals_,
     )
+
+
+def _predict(model, frame, signals: bool):
+    """Labels, plus the confidence map when ``signals``: from the same call where the model can
+    (``confidence=True``), else from its probabilities (models that take only that keyword)."""
+    if not signals:
+        return model.segment(frame)
+    if takes_keyword(model.segment, "confidence"):
+        return model.segment(frame, confidence=True)
+    return model.segment(frame, probabilities=True)
+
+
+def takes_keyword(function, name: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())

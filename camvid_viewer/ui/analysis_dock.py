@@ -117,6 +117,10 @@ class AnalysisDock(QDockWidget):
         # The playhead follows playback at display rate, and not at all while the timeline is hidden.
         self.playhead = DisplayRefresh(lambda: self.timeline.set_current_index(session.index), session, self.timeline)
         self.timeline_dock.visibilityChanged.connect(self.playhead.shown)
+        # The model's own signals of the frames played: appended at display rate, no truth needed.
+        self.live = DisplayRefresh(lambda: self.timeline.set_live(session.signals), session, self.timeline)
+        self.timeline_dock.visibilityChanged.connect(self.live.shown)
+        session.events.metrics.connect(self.live.request)
         session.events.index.connect(lambda _index: self.playhead.request())
         session.events.source.connect(self._source_changed)
         session.events.model.connect(self._model_changed)

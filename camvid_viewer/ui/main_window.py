@@ -193,11 +193,19 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         self.pipeline.dropped.connect(lambda n: s.set_dropped(s.dropped + n))
         self.pipeline.finished.connect(self._on_playback_finished)
         self.playback_bar.seek_requested.connect(self.seek)
+        self.metrics_dock.annotations_requested.connect(self.open_annotations_dialog)
+        self.metrics_dock.threshold_changed.connect(self.restart)
+        self.metrics_dock.visibilityChanged.connect(self._signals_wanted)
         self.welcome.open_video_clicked.connect(self.open_video_dialog)
         self.welcome.open_folder_clicked.connect(self.open_folder_dialog)
         self.welcome.recent_chosen.connect(self.open_path)
         self.welcome.sample_ready.connect(self.open_path)
         self.welcome.sample_failed.connect(lambda m: self.report(f"CamVid sample: {m}"))
+
+    def _signals_wanted(self, _visible: bool = True) -> None:
+        """A view of the model's signals was shown: redraw the still frame with them."""
+        if self.wants_signals() != self.pipeline.signals and not self.session.playing and self.session.source is not None:
+            self.request_frame()
 
     @property
     def busy(self) -> bool:

@@ -25,9 +25,10 @@ from collections import deque
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camvid_viewer.analysis.live import analyse_frame
+from camvid_viewer.analysis.live import analyse_frame, takes_keyword
 from camvid_viewer.messages import one_line
 from camvid_viewer.session import frame_interval
+from model.signals import DEFAULT_LOW_CONFIDENCE
 
 _END = object()
 
@@ -50,11 +51,13 @@ class _PlaybackRun:
     A model without lanes (PyTorch, the temporal smoother) runs each frame on this thread.
     """
 
-    def __init__(self, pipeline, run_id, cancel, ack, model, truth, generation, mode, source, *, signals, interval) -> None:
+    def __init__(self, pipeline, run_id, cancel, ack, model, truth, generation, mode, source, *, signals, threshold,
+                 interval) -> None:
         self.pipeline, self.run_id, self.cancel, self.ack = pipeline, run_id, cancel, ack
         self.model, self.truth, self.generation, self.mode, self.source = model, truth, generation, mode, source
-        self.signals, self.interval = signals, interval
-        lanes = getattr(model, "preferred_batch", 1) if callable(getattr(model, "submit", None)) else 1
+        self.signals, self.threshold, self.interval = signals, threshold, interval
+        submit = getattr(model, "submit", None)
+        lanes = getattr(model, "preferred_batch", 1) if callable(submit) and takes_keyword(submit, "confidence") else 1
         self.depth = 2 * lanes if lanes > 1 else 0
         self.pending: deque = deque()  # (index, frame, future, due)
         self.clock, self.seq = None, 0
@@ -94,7 +97,7 @@ class _PlaybackRun:
             prediction = None if future is None else future.result()
             result = analyse_frame(frame, index=index, model=self.model, truth=self.truth, time_s=_time_of(self.source, index),
                                    generation=self.generation, signals=self.signals, previous=self.previous,
-                                   prediction=prediction)
+                                   threshold=self.threshold, prediction=prediction)
         except Exception as exc:  # noqa: BLE001
             raise _ModelFailed(f"error: frame {index}: the model failed: {one_line(exc)}") from exc
         if result.labels is not None:
@@ -155,6 +158,7 @@ class InferencePipeline(QObject):
         self._shutdown = threading.Event()
         self._still_previous = None
         self.signals = False  # also the model's own signals (confidence, flicker): set while a view shows them
+        self.low_confidence = DEFAULT_LOW_CONFIDENCE  # their "low confidence" threshold
         self._still_thread = threading.Thread(target=self._still_loop, name="still-frame", daemon=True)
         self._still_thread.start()
 
@@ -273,7 +277,8 @@ class InferencePipeline(QObject):
             return
         try:
             result = analyse_frame(frame, index=index, model=model, truth=truth, time_s=_time_of(source, index),
-                                   generation=generation, signals=self.signals, previous=self._previous_still(generation))
+                                   generation=generation, signals=self.signals, previous=self._previous_still(generation),
+                                   threshold=self.low_confidence)
         except Exception as exc:  # noqa: BLE001
             self._emit(self._signals.frame_failed, run_id, index, f"frame {index}: the model failed: {one_line(exc)}")
             return
@@ -343,6 +348,7 @@ class InferencePipeline(QObject):
 
     def _playback_loop(self, run_id, cancel, frames, ack, model, truth, generation, mode, speed, live, source) -> None:
         run = _PlaybackRun(self, run_id, cancel, ack, model, truth, generation, mode, source, signals=self.signals,
+                           threshold=self.low_confidence,
                            interval=None if live else frame_interval(fps=source.fps, speed=speed))
         reason = "stopped"
         try:

@@ -20,7 +20,17 @@ class PlaybackControls:
         s = self.session
         if s.source is None or s.source.is_live:
             return
+        self._configure_pipeline()
         self.pipeline.show_frame(source=s.source, index=s.index, model=s.model, truth=s.truth, generation=s.generation)
+
+    def _configure_pipeline(self) -> None:
+        """The model's own signals cost a softmax per pixel: only while a view shows them."""
+        self.pipeline.signals = self.wants_signals()
+        self.pipeline.low_confidence = self.session.low_confidence
+
+    def wants_signals(self) -> bool:
+        docks = [self.metrics_dock, getattr(getattr(self, "analysis_dock", None), "timeline_dock", None)]
+        return any(dock is not None and not dock.isHidden() for dock in docks)
 
     def restart(self) -> None:
         """Re-run the current position after a model/truth change: keep playing or redraw the still."""
@@ -39,6 +49,7 @@ class PlaybackControls:
             if count is not None and start >= count:
                 start = 0
         s.set_playing(True)
+        self._configure_pipeline()
         self.pipeline.play(source=s.source, start=start, model=s.model, truth=s.truth, generation=s.generation,
                            mode=s.mode, speed=s.speed, loop=s.loop)
 

@@ -35,6 +35,10 @@ _CLASS_PEN = pg.mkPen((230, 130, 20), width=2)
 _FLICKER_PEN = pg.mkPen((90, 90, 90), width=1.5)
 _TRUTH_PEN = pg.mkPen((60, 170, 90), width=1.5, style=Qt.PenStyle.DashLine)
 _PLAYHEAD_PEN = pg.mkPen((220, 30, 30), width=2)
+_CONFIDENCE_PEN = pg.mkPen((130, 60, 170), width=2)
+_LOW_PEN = pg.mkPen((200, 60, 140), width=1.5, style=Qt.PenStyle.DotLine)
+_LIVE_FLICKER_PEN = pg.mkPen((20, 150, 150), width=1.5)
+MARKED = 3  # frames marked as the least confident and the most flickering
 
 
 def nearest_index(x: float, indices: Sequence[int]) -> int | None:
@@ -85,7 +89,7 @@ class MetricsTimeline(QWidget):
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.flicker_plot.setXLink(self.score_plot)
         self.score_plot.setYRange(0, 1, padding=0.02)
-        self.score_plot.setLabel("left", "IoU")
+        self.score_plot.setLabel("left", "IoU, confidence")
         self.flicker_plot.setLabel("left", "flicker %")
         self.flicker_plot.setLabel("bottom", "frame index")
         for plot in (self.score_plot, self.flicker_plot):
@@ -103,6 +107,15 @@ class MetricsTimeline(QWidget):
         self.class_curve = self.score_plot.plot([], [], pen=_CLASS_PEN, name="class IoU")
         self.flicker_curve = self.flicker_plot.plot([], [], pen=_FLICKER_PEN, name="prediction changes")
         self.truth_curve = self.flicker_plot.plot([], [], pen=_TRUTH_PEN, name="truth changes")
+        # Filled in as frames play, no truth needed: the model's own signals (``set_live``).
+        self.live_indices = np.zeros(0, dtype=np.int64)
+        self.confidence_curve = self.score_plot.plot([], [], pen=_CONFIDENCE_PEN, name="mean confidence")
+        self.low_curve = self.score_plot.plot([], [], pen=_LOW_PEN, name="low-confidence share")
+        self.live_flicker_curve = self.flicker_plot.plot([], [], pen=_LIVE_FLICKER_PEN, name="flicker (played)")
+        self.confidence_marks = pg.ScatterPlotItem(size=10, symbol="t", brush=(130, 60, 170), pen=None)
+        self.flicker_marks = pg.ScatterPlotItem(size=10, symbol="t1", brush=(20, 150, 150), pen=None)
+        self.score_plot.addItem(self.confidence_marks)
+        self.flicker_plot.addItem(self.flicker_marks)
         self.playheads = [pg.InfiniteLine(pos=0, angle=90, movable=False, pen=_PLAYHEAD_PEN) for _ in range(2)]
         self.score_plot.addItem(self.playheads[0], ignoreBounds=True)
         self.flicker_plot.addItem(self.playheads[1], ignoreBounds=True)
@@ -119,6 +132,34 @@ class MetricsTimeline(QWidget):
         self._redraw()
         if evaluation is not None and len(evaluation):
             self.score_plot.setXRange(float(evaluation.indices[0]), float(evaluation.indices[-1]), padding=0.01)
+
+    def set_live(self, signals: dict) -> None:
+        """Show the signals of the frames played so far (``{index: FrameSignals}``), marking the
+        ``MARKED`` least confident frames and the most flickering ones."""
+        indices = np.array(sorted(signals), dtype=np.int64)
+        self.live_indices = indices
+        x = indices.astype(np.float64)
+        rows = [signals[i] for i in indices]
+        confidence = np.array([s.mean_confidence for s in rows], dtype=np.float64)
+        low = np.array([s.low_confidence_share for s in rows], dtype=np.float64)
+        flicker = _series(s.flicker for s in rows)
+        self.confidence_curve.setData(x, confidence, connect="finite")
+        self.low_curve.setData(x, low, connect="finite")
+        self.live_flicker_curve.setData(x, 100 * flicker, connect="finite")
+        least = np.argsort(confidence, kind="stable")[:MARKED] if len(x) else []
+        self.confidence_marks.setData(x[least], confidence[least])
+        finite = np.flatnonzero(np.isfinite(flicker))
+        most = finite[np.argsort(-flicker[finite], kind="stable")[:MARKED]] if len(finite) else []
+        self.flicker_marks.setData(x[most], 100 * flicker[most])
+        if len(x) and self.evaluation is None:
+            self.score_plot.setXRange(float(x[0]), float(max(x[-1], x[0] + 1)), padding=0.01)
+
+    @property
+    def marked_frames(self) -> tuple[list[int], list[int]]:
+        """(least confident, most flickering) frame indices marked on the plots."""
+        least = [int(v) for v in self.confidence_marks.data["x"]]
+        most = [int(v) for v in self.flicker_marks.data["x"]]
+        return least, most
 
     def set_class(self, class_index: int) -> None:
         self.class_box.setCurrentIndex(self.class_box.findData(class_index))
@@ -180,7 +221,9 @@ class MetricsTimeline(QWidget):
         self.truth_curve.setVisible(bool(np.isfinite(truth).any()))
 
     def _clicked(self, event) -> None:
-        if self.evaluation is None or not len(self.evaluation):
+        evaluated = self.evaluation.indices if self.evaluation is not None else np.zeros(0, dtype=np.int64)
+        indices = np.union1d(evaluated, self.live_indices)
+        if not len(indices):
             return
         if event.button() != Qt.MouseButton.LeftButton:
             return
@@ -188,7 +231,7 @@ class MetricsTimeline(QWidget):
         for plot in (self.score_plot, self.flicker_plot):
             if plot.sceneBoundingRect().contains(pos):
                 x = plot.vb.mapSceneToView(pos).x()
-                index = nearest_index(x, self.evaluation.indices)
+                index = nearest_index(x, indices)
                 if index is not None:
                     self.seek_requested.emit(index)
                 return

@@ -1,0 +1,95 @@
+"""The window on footage without truth: the model's own signals, live (real CamVid frames as a video)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from test_viewer import WAIT_MS, _make_window, open_and_wait
+
+from camvid_viewer.session import format_score
+
+pytestmark = pytest.mark.timeout(240)
+FRAMES = 12
+
+
+@pytest.fixture
+def dashcam(tmp_path, camvid_root):
+    """A 960x540 25 fps MP4 of consecutive val frames, with no annotations anywhere near it."""
+    path = tmp_path / "drive.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (960, 540))
+    for image in sorted((camvid_root / "val").glob("*.png"))[:FRAMES]:
+        writer.write(cv2.resize(cv2.imread(str(image)), (960, 540)))
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_playing_a_video_without_truth_shows_the_models_own_signals(qtbot, random_checkpoint, dashcam, backend):
+    from model.inference import Segmenter
+
+    window = _make_window(qtbot, random_checkpoint, backend=backend)
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, dashcam)
+    window.analysis_dock.timeline_dock.show()
+    shown = {}
+    window.session.events.result.connect(lambda r: shown.__setitem__(r.index, r))
+    window.set_mode("every-frame")
+    window.set_speed(None)
+    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
+        window.play(start=0)
+    s, dock = window.session, window.metrics_dock
+    assert sorted(shown) == list(range(FRAMES)) and s.truth is None
+    assert dock.no_truth_label.isVisible() and dock.annotations_button.isVisible() and not dock.truth_panel.isVisible()
+
+    # The dock: shares of the last frame sum to 100% and are the label map's own counts.
+    last = shown[FRAMES - 1]
+    counts = np.bincount(last.labels.ravel(), minlength=12) / last.labels.size
+    assert [dock.cell_text(row, 6) for row in range(12)] == [format_score(c) for c in counts]
+    assert abs(sum(last.signals.class_share) - 1) < 1e-9
+    # Mean confidence: the winning-class probability straight from the model, on the same frame.
+    reference = Segmenter(random_checkpoint, backend="torch", device="cpu").segment(last.frame, probabilities=True)
+    assert last.signals.mean_confidence == pytest.approx(float(reference.probabilities.max(0).mean()), abs=2e-3)
+    assert dock.confidence_label.text() == format_score(last.signals.mean_confidence)
+    # Flicker: the share of labels changed since the frame before.
+    changed = float((last.labels != shown[FRAMES - 2].labels).mean())
+    assert last.signals.flicker == pytest.approx(changed) and dock.flicker_label.text() == format_score(changed)
+    # Running shares over every frame played; the timeline has one point per played frame.
+    played = np.concatenate([r.labels.ravel() for r in shown.values()])
+    expected = np.bincount(played, minlength=12) / played.size
+    assert [dock.cell_text(row, 7) for row in range(12)] == [format_score(c) for c in expected]
+    timeline = window.analysis_dock.timeline
+    assert list(timeline.live_indices) == list(range(FRAMES))
+    x, y = timeline.confidence_curve.getData()
+    assert len(x) == FRAMES and y[-1] == pytest.approx(last.signals.mean_confidence)
+    least, most = timeline.marked_frames
+    confidences = {i: r.signals.mean_confidence for i, r in shown.items()}
+    assert least[0] == min(confidences, key=confidences.get) and len(most) == 3
+
+
+def test_the_threshold_is_settable_and_redraws_the_frame(qtbot, random_checkpoint, dashcam):
+    window = _make_window(qtbot, random_checkpoint)
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, dashcam)
+    dock = window.metrics_dock
+    qtbot.waitUntil(lambda: window.session.result.signals is not None, timeout=WAIT_MS)
+    dock.threshold_box.setValue(90)
+    dock.threshold_box.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.session.shows_named_frame and window.session.result.signals.threshold == 0.9,
+                    timeout=WAIT_MS)
+    result = window.session.result
+    assert result.signals.low_confidence_share == pytest.approx(float((result.confidence < 0.9).mean()))
+    assert dock.low_share_label.text() == format_score(result.signals.low_confidence_share)
+
+
+def test_signals_are_not_computed_while_no_view_shows_them(qtbot, random_checkpoint, dashcam):
+    window = _make_window(qtbot, random_checkpoint)
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, dashcam)
+    window.metrics_dock.hide()
+    window.analysis_dock.timeline_dock.hide()
+    window.seek(3)
+    qtbot.waitUntil(lambda: window.session.shows_named_frame, timeout=WAIT_MS)
+    assert window.session.result.signals is None and window.session.result.confidence is None
+    window.metrics_dock.show()
+    qtbot.waitUntil(lambda: window.session.result.signals is not None, timeout=WAIT_MS)

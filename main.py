@@ -3,14 +3,14 @@
 Usage:
     python main.py                     open the viewer with the shipped model
     python main.py VIDEO_OR_FOLDER     open the viewer on a source
-    python main.py train|eval|quantize|predict|bench|export|download-camvid ...   headless commands
+    python main.py train|eval|quantize|predict|bench|export|batch|download-camvid ...   headless commands
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "eval", "quantize", "predict", "bench", "export", "download-camvid")
+COMMANDS = ("train", "eval", "quantize", "predict", "bench", "export", "batch", "download-camvid")
 
 
 def main(argv: list[str] | None = None) -> int:

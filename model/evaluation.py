@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["evaluate_folder", "format_table"]
+__all__ = ["FolderEvaluation", "evaluate_folder", "evaluate_matrix", "format_table"]
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,49 @@ def evaluate_folder(
     The model's classes must cover the truth: a truth (or predicted) value the model has no
     class for raises :class:`DataError` rather than being silently dropped from the scores.
     """
+    evaluation = evaluate_matrix(images=images, annotations=annotations, model=model, predictions=predictions,
+                                 include_void=include_void, backend=backend, device=device,
+                                 precision=precision, progress=progress)
+    return evaluation.to_json()
+
+
+@dataclass
+class FolderEvaluation:
+    """What :func:`evaluate_matrix` counted: the pooled matrix and the frames behind it."""
+
+    matrix: ConfusionMatrix  # truth x prediction over every scored frame
+    frames: int  # frames scored (those with an annotation)
+    frames_without_truth: int  # frames not scored
+
+    def to_json(self) -> dict:
+        """The ``eval --json`` schema."""
+        result = self.matrix.compute().to_json(frames=self.frames)
+        if self.frames_without_truth:
+            result["frames_without_truth"] = self.frames_without_truth
+        return result
+
+
+def evaluate_matrix(
+    *,
+    images: str | Path,
+    annotations: str | Path,
+    model: str | Path | None = None,
+    predictions: str | Path | None = None,
+    include_void: bool = False,
+    backend: str = "auto",
+    device: str = "auto",
+    precision: str = "auto",
+    progress: bool = True,
+    segmenter=None,
+    on_frame=None,
+) -> FolderEvaluation:
+    """:func:`evaluate_folder`'s confusion matrix; ``segmenter`` (already loaded) replaces ``model``.
+
+    ``on_frame()`` is called after each scored frame (a batch's progress bar).
+
+    A batch loads its model once per worker and scores many folders with it; summing the
+    matrices of several folders gives the scores of their union.
+    """
     pairs, without_truth = _pairs_with_truth(images, annotations)
     if predictions is not None:
         classes = _card_classes(model)
@@ -46,11 +89,14 @@ def evaluate_folder(
             truth, pred = _read_labels(truth_path, classes, "truth"), _read_labels(saved[image.stem], classes, "predicted")
             _check_size(saved[image.stem], pred, truth_path, truth)
             cm.update(pred, truth)
+            if on_frame is not None:
+                on_frame()
     else:
-        from model.inference import Segmenter, note_precision
+        if segmenter is None:
+            from model.inference import Segmenter, note_precision
 
-        segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
-        note_precision(segmenter)
+            segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
+            note_precision(segmenter)
         classes = _Classes(segmenter.path, segmenter.label_set)
         cm = _matrix(classes, include_void)
 
@@ -62,10 +108,9 @@ def evaluate_folder(
 
         for truth, prediction in segmenter.segment_stream(truth_and_frames()):
             cm.update(prediction.labels, truth)
-    result = cm.compute().to_json(frames=len(pairs))
-    if without_truth:
-        result["frames_without_truth"] = without_truth
-    return result
+            if on_frame is not None:
+                on_frame()
+    return FolderEvaluation(matrix=cm, frames=len(pairs), frames_without_truth=without_truth)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="camvid-viewer", description="Live semantic segmentation of road video.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_model_commands(sub)
+    from camvid_viewer.commands.batch import add_batch_command
     from camvid_viewer.commands.bench import add_bench_command
     from camvid_viewer.commands.download import add_download_command
     from camvid_viewer.commands.export import add_export_command
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(sub)
     add_export_command(sub)
     add_download_command(sub)
+    add_batch_command(sub)
     return parser
 
 

@@ -57,13 +57,16 @@ def _cmd_predict(args) -> int:
 
 
 def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", precision="auto",
-                      overwrite=False, on_bad_frame: str = "stop", bad_frames: list[str] | None = None) -> int:
+                      overwrite=False, on_bad_frame: str = "stop", bad_frames: list[str] | None = None,
+                      segmenter=None, on_labels=None) -> int:
     """Segment every frame into ``out/labels/<name>.png`` and ``out/colour/<name>.png``.
 
     Checked before any work: ``out`` may not be, hold or lie inside the input, its annotations or
     the model. The run holds a lock on ``out``, writes a temp folder of its own beside it and
     renames it into place on success, so a failure, Ctrl-C or SIGTERM leaves nothing and a
     second run into the same folder is refused. ``bad_frames`` collects the names of unreadable frames.
+    ``segmenter``: an already loaded model (a batch worker's), used instead of loading ``model``;
+    ``on_labels(index, labels)`` sees each frame's labels as they are written (a batch scores them).
     """
     from model.cli import UserError
     from model.inference import Segmenter, default_model_path, note_precision
@@ -78,19 +81,22 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
     bad = [] if bad_frames is None else bad_frames
     with source:
         annotations = find_annotations(source) if not source.is_live else None
-        check_outputs(inputs={"input": source_path, "annotations": annotations, "--model": model or default_model_path()},
+        model_path = segmenter.path if segmenter is not None else model or default_model_path()
+        check_outputs(inputs={"input": source_path, "annotations": annotations, "--model": model_path},
                       outputs={"-o": out})
         if out.exists() and not overwrite:
             raise UserError(f"{out}: already exists (pass --overwrite to replace it)")
         if out.exists() and not out.is_dir():
             raise UserError(f"{out}: is a file; the output is a folder (labels/ and colour/ inside)")
         with OutputLock(out):
-            segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
-            note_precision(segmenter)
-            return _write_predictions(source, segmenter, out, frames=_readable_frames(source, on_bad_frame, bad))
+            if segmenter is None:
+                segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
+                note_precision(segmenter)
+            return _write_predictions(source, segmenter, out, frames=_readable_frames(source, on_bad_frame, bad),
+                                      on_labels=on_labels)
 
 
-def _write_predictions(source: FrameSource, segmenter, out: Path, *, frames) -> int:
+def _write_predictions(source: FrameSource, segmenter, out: Path, *, frames, on_labels=None) -> int:
     from tqdm import tqdm
 
     remove_stale_temps(out)
@@ -105,6 +111,8 @@ def _write_predictions(source: FrameSource, segmenter, out: Path, *, frames) -> 
             name = source.frame_name(index)
             _write_png(tmp / "labels" / f"{name}.png", labels)
             _write_png(tmp / "colour" / f"{name}.png", colourise(labels, palette_bgr=segmenter.palette_bgr))
+            if on_labels is not None:
+                on_labels(index, labels)
             count += 1
         if count == 0:
             raise MediaError(f"{source.path}: no frame could be read; nothing written")

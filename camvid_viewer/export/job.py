@@ -369,6 +369,7 @@ class _ExportJob(StagedJob):
         return ExportResult(
             output=output, frames=writer.frames_written, size=writer.size, fps=float(writer.rate),
             bad_frames=sorted(self.bad_frames), resized_frames=self.resized, labelled_frames=labelled, scores=scores,
+            matrix=self.cm.matrix.copy() if scores is not None else None,
             annotations=self.truth.annotations_dir if self.truth else None, metrics_csv=opt.metrics_csv,
             masks_dir=opt.masks_dir, elapsed_s=time.monotonic() - t0, notes=notes,
         )

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from model.metrics import SegmentationScores
 
 #: --quality -> (x264 preset, CRF, x264 params), picked by ``benchmarks/bench_encoder.py``
@@ -69,6 +71,7 @@ class ExportResult:
     resized_frames: int = 0  # frames of another size, scaled to the first frame's
     labelled_frames: int = 0  # frames scored against truth
     scores: SegmentationScores | None = None  # pooled over labelled frames
+    matrix: np.ndarray | None = None  # the truth x prediction confusion matrix behind ``scores``
     annotations: Path | None = None
     metrics_csv: Path | None = None
     masks_dir: Path | None = None

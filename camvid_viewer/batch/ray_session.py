@@ -1,0 +1,88 @@
+"""A Ray connection for one batch: a private local instance, or an existing cluster joined.
+
+Local (``--cluster local``, the default): Ray starts for this command only, with its session
+files in a temp folder (``$RAY_TMPDIR`` or the system temp folder), removed afterwards; no
+dashboard, no usage stats, and a one-off auth token held in the environment, never written
+to the home folder. Joining (``--cluster ADDRESS``, a cluster started with ``ray start
+--head``): the cluster's own settings apply; leaving disconnects and stops nothing.
+A process already connected to Ray (a test, a notebook) keeps its connection.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ray_session"]
+
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from contextlib import contextmanager
+
+from camvid_viewer.batch.inputs import BatchError
+from camvid_viewer.messages import one_line
+
+NAMESPACE = "camvid-batch"
+
+
+@contextmanager
+def ray_session(cluster: str | None, *, num_cpus: int | None = None):
+    """Connect to Ray for the block (see the module docstring); yields the ``ray`` module."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise BatchError("batch needs Ray: pip install 'ray>=2.40,<3' (make run installs it)") from None
+
+    if ray.is_initialized():
+        yield ray
+        return
+    if cluster in (None, "", "local"):
+        with _local_ray(ray, num_cpus):
+            yield ray
+        return
+    try:
+        ray.init(address=cluster, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
+    except Exception as exc:  # noqa: BLE001 - any failure to join is the address's problem, in one line
+        raise BatchError(f"--cluster {cluster}: cannot join this Ray cluster ({one_line(exc)}); "
+                         "start one with `ray start --head` and pass the address it prints") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@contextmanager
+def _local_ray(ray, num_cpus: int | None):
+    root = os.environ.get("RAY_TMPDIR") or ("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir())
+    temp = tempfile.mkdtemp(prefix="camvid-ray-", dir=root)  # short: Ray's socket paths have a length limit
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    if "RAY_AUTH_MODE" not in os.environ and not os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        os.environ["RAY_AUTH_MODE"] = "token"  # as Ray's default, but the token lives only in our environment
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        _reload_ray_config()
+    try:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp, namespace=NAMESPACE,
+                 log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            yield
+        finally:
+            ray.shutdown()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reload_ray_config()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _reload_ray_config() -> None:
+    """Ray reads RAY_AUTH_MODE once, when it is imported; make it read the environment again
+    (as ``ray.init`` itself does when it turns token auth on)."""
+    try:
+        from ray._raylet import Config
+    except ImportError:  # a Ray without it reads the environment at init
+        return
+    Config.initialize("")

@@ -8,7 +8,7 @@ confidence map (``Segmenter.segment(frame, confidence=True)``) and the previous 
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LOW_CONFIDENCE", "FrameSignals", "SignalTotals", "flicker", "frame_signals"]
+__all__ = ["DEFAULT_LOW_CONFIDENCE", "FrameSignals", "SignalTotals", "flicker", "frame_signals", "worth_a_look"]
 
 from dataclasses import dataclass, field
 
@@ -121,3 +121,23 @@ class SignalTotals:
             "mean_flicker": self.mean_flicker,
             "class_share": dict(zip(class_names, self.class_share, strict=False)),
         }
+
+
+def worth_a_look(signals: dict[int, FrameSignals], *, by: str = "confidence", count: int = 10,
+                 spacing: int = 5) -> list[int]:
+    """Frame indices worth a look without truth: the least confident (``by="confidence"``) or the
+    most flickering (``by="flicker"``) first, skipping frames within ``spacing`` of one already
+    chosen (consecutive frames of one bad moment are near-duplicates; one of them is enough)."""
+    if by == "confidence":
+        ranked = sorted(signals, key=lambda i: (signals[i].mean_confidence, i))
+    elif by == "flicker":
+        ranked = sorted((i for i in signals if signals[i].flicker is not None), key=lambda i: (-signals[i].flicker, i))
+    else:
+        raise ValueError(f"unknown ranking {by!r} (expected confidence or flicker)")
+    chosen: list[int] = []
+    for index in ranked:
+        if all(abs(index - other) > spacing for other in chosen):
+            chosen.append(index)
+            if len(chosen) == count:
+                break
+    return chosen

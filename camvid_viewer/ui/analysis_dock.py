@@ -118,7 +118,7 @@ class AnalysisDock(QDockWidget):
         self.playhead = DisplayRefresh(lambda: self.timeline.set_current_index(session.index), session, self.timeline)
         self.timeline_dock.visibilityChanged.connect(self.playhead.shown)
         # The model's own signals of the frames played: appended at display rate, no truth needed.
-        self.live = DisplayRefresh(lambda: self.timeline.set_live(session.signals), session, self.timeline)
+        self.live = DisplayRefresh(self._show_live, session, self.timeline)
         self.timeline_dock.visibilityChanged.connect(self.live.shown)
         session.events.metrics.connect(self.live.request)
         session.events.index.connect(lambda _index: self.playhead.request())
@@ -192,6 +192,10 @@ class AnalysisDock(QDockWidget):
             w.setEnabled(False)
             exports.addWidget(w)
         return exports
+
+    def _show_live(self) -> None:
+        self.timeline.set_live(self.session.signals)
+        self.worst.set_signals(self.session.signals)
 
     # -- evaluation ---------------------------------------------------------------------------
     def _smoothing_key(self):

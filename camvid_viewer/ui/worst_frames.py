@@ -13,6 +13,8 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -20,6 +22,7 @@ from PyQt6.QtWidgets import (
 
 from camvid_viewer.analysis import FrameRow, class_choices, default_class, frame_rows
 from camvid_viewer.analysis.evaluation import SourceEvaluation
+from model.signals import worth_a_look
 
 SORT_ROLE = Qt.ItemDataRole.UserRole  # numeric value; n/a sorts after every number
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's source frame index
@@ -130,6 +133,42 @@ class WorstFramesView(QWidget):
         self.table.activated.connect(self._row_clicked)
         layout.addWidget(self.table, 1)
         self.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
+        layout.addLayout(self._build_look())
+
+    def _build_look(self) -> QVBoxLayout:
+        """Without truth: the frames played that are worth a look, by the model's own signals."""
+        box = QVBoxLayout()
+        bar = QHBoxLayout()
+        self.look_caption = QLabel("Frames worth a look (no truth needed), played so far, by:")
+        bar.addWidget(self.look_caption)
+        self.look_box = QComboBox()
+        self.look_box.addItem("lowest confidence", "confidence")
+        self.look_box.addItem("highest flicker", "flicker")
+        self.look_box.currentIndexChanged.connect(lambda _=None: self.set_signals(self._signals))
+        bar.addWidget(self.look_box, 1)
+        box.addLayout(bar)
+        self.look_list = QListWidget()
+        self.look_list.setMaximumHeight(120)
+        self.look_list.itemClicked.connect(lambda item: self.seek_requested.emit(int(item.data(FRAME_ROLE))))
+        self.look_list.itemActivated.connect(lambda item: self.seek_requested.emit(int(item.data(FRAME_ROLE))))
+        box.addWidget(self.look_list)
+        self._signals: dict = {}
+        return box
+
+    def set_signals(self, signals: dict) -> None:
+        """The frames played (``{index: FrameSignals}``): list the ones worth a look, near-duplicates skipped."""
+        self._signals = signals
+        by = str(self.look_box.currentData())
+        self.look_list.clear()
+        for index in worth_a_look(signals, by=by):
+            s = signals[index]
+            figure = f"confidence {_percent(s.mean_confidence)}%" if by == "confidence" else f"flicker {_percent(s.flicker)}%"
+            item = QListWidgetItem(f"Frame {index}: {figure}, low-confidence pixels {_percent(s.low_confidence_share)}%")
+            item.setData(FRAME_ROLE, index)
+            self.look_list.addItem(item)
+
+    def looked_frames(self) -> list[int]:
+        return [int(self.look_list.item(i).data(FRAME_ROLE)) for i in range(self.look_list.count())]
 
     def set_evaluation(self, evaluation: SourceEvaluation | None) -> None:
         """Show ``evaluation``'s frames; the sort choices are its scored classes (None clears)."""

@@ -65,6 +65,9 @@ def test_playing_a_video_without_truth_shows_the_models_own_signals(qtbot, rando
     least, most = timeline.marked_frames
     confidences = {i: r.signals.mean_confidence for i, r in shown.items()}
     assert least[0] == min(confidences, key=confidences.get) and len(most) == 3
+    # Worst frames without truth: least confident first, near-duplicate neighbours skipped.
+    looked = window.analysis_dock.worst.looked_frames()
+    assert looked[0] == least[0] and all(abs(a - b) > 5 for i, a in enumerate(looked) for b in looked[:i])
 
 
 def test_the_threshold_is_settable_and_redraws_the_frame(qtbot, random_checkpoint, dashcam):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from model.signals import SignalTotals, flicker, frame_signals
+from model.signals import FrameSignals, SignalTotals, flicker, frame_signals, worth_a_look
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -67,3 +67,16 @@ def test_flicker_needs_a_previous_frame_of_the_same_size():
     assert flicker(changed, labels) == pytest.approx(3 / 24)
     with pytest.raises(ValueError, match="confidence map"):
         frame_signals(labels, np.ones((6, 4), np.float32), 3)
+
+
+def test_frames_worth_a_look_skip_near_duplicates():
+    def sig(confidence, flick):
+        return FrameSignals((1,), (confidence,), confidence, 0.0, 0.5, flick)
+
+    signals = {i: sig(0.9, 0.01) for i in range(40)}
+    signals.update({10: sig(0.2, 0.5), 11: sig(0.21, 0.6), 12: sig(0.3, None), 30: sig(0.5, 0.2)})
+    assert worth_a_look(signals, by="confidence", count=3) == [10, 30, 0]  # 11 and 12: the same moment as 10
+    assert worth_a_look(signals, by="flicker", count=2) == [11, 30]
+    assert worth_a_look(signals, by="confidence", spacing=0, count=3) == [10, 11, 12]
+    with pytest.raises(ValueError, match="unknown ranking"):
+        worth_a_look(signals, by="iou")

@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
 
 from camvid_viewer.analysis.evaluation import SourceEvaluation
 from camvid_viewer.analysis.summaries import class_choices, default_class
+from model.signals import worth_a_look
 
 _MIOU_PEN = pg.mkPen((40, 110, 220), width=2)
 _CLASS_PEN = pg.mkPen((230, 130, 20), width=2)
@@ -135,7 +136,7 @@ class MetricsTimeline(QWidget):
 
     def set_live(self, signals: dict) -> None:
         """Show the signals of the frames played so far (``{index: FrameSignals}``), marking the
-        ``MARKED`` least confident frames and the most flickering ones."""
+        ``MARKED`` least confident frames and the most flickering ones (one per bad moment)."""
         indices = np.array(sorted(signals), dtype=np.int64)
         self.live_indices = indices
         x = indices.astype(np.float64)
@@ -146,10 +147,10 @@ class MetricsTimeline(QWidget):
         self.confidence_curve.setData(x, confidence, connect="finite")
         self.low_curve.setData(x, low, connect="finite")
         self.live_flicker_curve.setData(x, 100 * flicker, connect="finite")
-        least = np.argsort(confidence, kind="stable")[:MARKED] if len(x) else []
+        position = {int(i): k for k, i in enumerate(indices)}
+        least = [position[i] for i in worth_a_look(signals, by="confidence", count=MARKED)]
+        most = [position[i] for i in worth_a_look(signals, by="flicker", count=MARKED)]
         self.confidence_marks.setData(x[least], confidence[least])
-        finite = np.flatnonzero(np.isfinite(flicker))
-        most = finite[np.argsort(-flicker[finite], kind="stable")[:MARKED]] if len(finite) else []
         self.flicker_marks.setData(x[most], 100 * flicker[most])
         if len(x) and self.evaluation is None:
             self.score_plot.setXRange(float(x[0]), float(max(x[-1], x[0] + 1)), padding=0.01)

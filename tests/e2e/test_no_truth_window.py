@@ -64,7 +64,7 @@ def test_playing_a_video_without_truth_shows_the_models_own_signals(qtbot, rando
     assert len(x) == FRAMES and y[-1] == pytest.approx(last.signals.mean_confidence)
     least, most = timeline.marked_frames
     confidences = {i: r.signals.mean_confidence for i, r in shown.items()}
-    assert least[0] == min(confidences, key=confidences.get) and len(most) == 3
+    assert least[0] == min(confidences, key=confidences.get) and 1 <= len(most) <= 3  # one mark per bad moment
     # Worst frames without truth: least confident first, near-duplicate neighbours skipped.
     looked = window.analysis_dock.worst.looked_frames()
     assert looked[0] == least[0] and all(abs(a - b) > 5 for i, a in enumerate(looked) for b in looked[:i])

@@ -68,6 +68,7 @@ class StressReport:
     rss_growth_mb: float = 0.0
     failures: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    rss_trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MiB) at each settle
 
     @property
     def detectors(self) -> set[str]:
@@ -76,6 +77,9 @@ class StressReport:
     def summary(self) -> str:
         head = (f"seed {self.seed}: {self.actions} actions, {self.settles} settle checks, {self.frames} frames shown, "
                 f"{self.windows} window(s), {self.seconds:.0f} s, RSS +{self.rss_growth_mb:.0f} MiB")
+        if len(self.rss_trace) >= 3:
+            picks = [self.rss_trace[0], self.rss_trace[len(self.rss_trace) // 2], self.rss_trace[-1]]
+            head += " (RSS " + ", ".join(f"{mb:.0f} MiB at {s:.0f} s" for s, mb in picks) + ")"
         if not self.failures:
             return head + ": no failure"
         return head + f": {len(self.failures)} failure(s)\n  " + "\n  ".join(self.failures[:10]) + \
@@ -202,7 +206,7 @@ class WindowStress:
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> StressReport:
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         restore = self._install_hooks()
         self._baseline_threads = set(threading.enumerate())
         try:
@@ -257,6 +261,7 @@ class WindowStress:
         else:
             self.check_content(window)
         self.check_numbers(window)
+        self.report.rss_trace.append((time.monotonic() - self._started, rss_mb()))
 
     def check_content(self, window) -> None:
         """The pixels on screen are frame ``index`` of the source (read again, while the pipeline is idle)."""

@@ -16,7 +16,9 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 
 from camvid_viewer.batch.inputs import BatchError
@@ -38,16 +40,18 @@ def ray_session(cluster: str | None, *, num_cpus: int | None = None):
         yield ray
         return
     if cluster in (None, "", "local"):
-        with _local_ray(ray, num_cpus):
+        with _local_ray(ray, num_cpus), _name_the_signal():
             yield ray
         return
     try:
-        ray.init(address=cluster, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
+        with _keep_stop_handlers():
+            ray.init(address=cluster, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
     except Exception as exc:  # noqa: BLE001 - any failure to join is the address's problem, in one line
         raise BatchError(f"--cluster {cluster}: cannot join this Ray cluster ({one_line(exc)}); "
                          "start one with `ray start --head` and pass the address it prints") from None
     try:
-        yield ray
+        with _name_the_signal():
+            yield ray
     finally:
         ray.shutdown()
 
@@ -62,8 +66,9 @@ def _local_ray(ray, num_cpus: int | None):
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
         _reload_ray_config()
     try:
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp, namespace=NAMESPACE,
-                 log_to_driver=False, logging_level=logging.WARNING)
+        with _keep_stop_handlers():
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp, namespace=NAMESPACE,
+                     log_to_driver=False, logging_level=logging.WARNING)
         try:
             yield
         finally:
@@ -76,6 +81,54 @@ def _local_ray(ray, num_cpus: int | None):
                 os.environ[key] = value
         _reload_ray_config()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+_received: list[int] = []  # stop signals seen while Ray is up
+
+
+@contextmanager
+def _keep_stop_handlers():
+    """``ray.init`` installs its own SIGTERM handler (which just exits); put ours back, so SIGTERM
+    still acts as Ctrl-C: the workers are stopped, temp files removed, one line printed.
+
+    Ray turns any exception raised in a handler during ``ray.wait``/``ray.get`` into a plain
+    ``KeyboardInterrupt``; the signal is noted here so :func:`_name_the_signal` can say which.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None), signal.SIGINT) if s is not None]
+    handlers = {s: signal.getsignal(s) for s in stops}
+    _received.clear()
+    try:
+        yield
+    finally:
+        for s, handler in handlers.items():
+            if callable(handler):
+                signal.signal(s, _noting(handler))
+            elif handler is not None:
+                signal.signal(s, handler)
+
+
+def _noting(handler):
+    def note_and_handle(signum, frame):
+        _received.append(signum)
+        handler(signum, frame)
+
+    return note_and_handle
+
+
+@contextmanager
+def _name_the_signal():
+    """A ``KeyboardInterrupt`` that came from SIGTERM/SIGHUP carries its ``signum`` again."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "signum", None) is None and _received and _received[-1] != signal.SIGINT:
+            stop = KeyboardInterrupt(signal.Signals(_received[-1]).name)
+            stop.signum = _received[-1]
+            raise stop from None
+        raise
 
 
 def _reload_ray_config() -> None:

@@ -20,6 +20,7 @@ from camvid_viewer.batch.inputs import BatchError
 from camvid_viewer.batch.ray_session import ray_session
 from camvid_viewer.batch.scheduler import WorkerPool, WorkItem, run_on_workers
 from camvid_viewer.batch.summary import (
+    RECORDS,
     SourceResult,
     load_record,
     record_path,
@@ -55,6 +56,10 @@ def run_batch(command: str, sources: list[str], job, settings: BatchSettings) ->
             clash = [s for s, n in zip(sources, names, strict=True) if n == name]
             raise BatchError(f"{clash[1]}: its outputs would be named {name!r} like those of {clash[0]}; "
                              "rename one or run them in separate batches")
+    for source, name in zip(sources, names, strict=True):
+        taken = {"summary.json", "summary.csv", RECORDS} & set(job.outputs_of(name))
+        if taken:
+            raise BatchError(f"{source}: its output would be named {taken.pop()}, which the batch keeps for itself; rename it")
     planned = [_planned(job, s, n, out_dir, settings.overwrite) for s, n in zip(sources, names, strict=True)]
     extra = {f"annotations of input {i + 1}": a for i, (_, found) in enumerate(planned) for a in found}
     check_outputs(inputs={**{f"input {i + 1}": s for i, s in enumerate(sources)}, **extra, "--model": settings.model},

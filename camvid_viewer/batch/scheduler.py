@@ -44,8 +44,10 @@ def run_on_workers(ray, items: list[WorkItem], *, job, spec, model_bytes: bytes,
     """Run ``job`` on every item; ``on_result(item, result)`` per source, ``on_progress`` ~2x a second."""
     board = ray.remote(num_cpus=0)(ProgressBoard).remote()
     model_ref = ray.put(model_bytes)
+    # max_concurrency 2: close() can run while a source does (a stop removes the temp folders);
+    # the driver never gives one worker two sources at once.
     worker_class = ray.remote(BatchWorker).options(num_cpus=pool.cpus, num_gpus=pool.gpus, max_restarts=0,
-                                                   max_task_retries=0, scheduling_strategy="SPREAD")
+                                                   max_task_retries=0, max_concurrency=2, scheduling_strategy="SPREAD")
 
     def start():
         return worker_class.remote(model_ref, spec, board)
@@ -94,10 +96,9 @@ def run_on_workers(ray, items: list[WorkItem], *, job, spec, model_bytes: bytes,
 
 
 def _stop(ray, actors: list, board, *, graceful: bool) -> None:
-    """Kill the workers; ``graceful``: first let each (idle) remove its temp folder."""
-    if graceful:
-        closing = [actor.close.remote() for actor in actors]
-        ray.wait(closing, num_returns=len(closing), timeout=10)
+    """Let each worker remove its temp folder (briefly, when stopping early), then kill them."""
+    closing = [actor.close.remote() for actor in actors]
+    ray.wait(closing, num_returns=len(closing), timeout=10 if graceful else 2)
     for actor in actors:
         ray.kill(actor)
     ray.kill(board)

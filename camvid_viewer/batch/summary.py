@@ -9,7 +9,7 @@ batch's IoU/Dice equal ``eval`` over the union of the sources.
 
 from __future__ import annotations
 
-__all__ = ["SourceResult", "load_record", "pooled_matrix", "record_path", "write_record", "write_summary"]
+__all__ = ["RECORDS", "SourceResult", "load_record", "pooled_matrix", "record_path", "write_record", "write_summary"]
 
 import csv
 import io
@@ -23,7 +23,7 @@ import numpy as np
 from camvid_viewer.export.video_writer import temp_path_for
 from model.metrics import scores_from_matrix
 
-RECORDS = ".batch"
+RECORDS = ".batch"  #: the folder in OUT_DIR that holds the per-source records
 
 
 @dataclass

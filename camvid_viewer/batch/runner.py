@@ -74,6 +74,7 @@ def run_batch(command: str, sources: list[str], job, settings: BatchSettings) ->
                 _say(f"{r.status} {r.name}: " + ("outputs complete (--overwrite redoes it)" if r.status == "skipped" else r.message))
         if todo:
             expected = {item.index: job.frames_of(item.source) for item in todo}
+            todo.sort(key=lambda item: -expected[item.index])  # longest first: no worker waits on a long last one
             _run(command, todo, job, settings, expected, results)
         ordered = [results[i] for i in range(len(sources))]
         summary = write_summary(out_dir, command=command, results=ordered, wall_s=time.monotonic() - t0)

@@ -1,9 +1,9 @@
 """The ``batch`` command: ``export``, ``predict`` or ``eval`` over many sources, locally or on a Ray cluster.
 
 Usage:
-    python main.py batch export drives/ extra/*.mp4 -o out/ --metrics-csv --masks
+    python main.py batch export drives/ extra/*.mp4 -o out/ --masks
     python main.py batch predict sources.txt -o out/pred --workers 2
-    python main.py batch eval ../shared/camvid/val ../shared/camvid/test -o out/eval
+    python main.py batch eval ../shared/camvid/val ../shared/camvid/train -o out/eval
     ray start --head                                   # once, on one machine; then on the others:
     ray start --address HEAD:6379
     python main.py batch export /shared/videos -o out/ --cluster HEAD:6379 --gpus-per-worker 0.5

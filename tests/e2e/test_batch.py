@@ -37,9 +37,26 @@ def ray_env():
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield Path(temp)
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(temp) and time.monotonic() < deadline:  # exiting takes a moment
+        time.sleep(0.2)
+    assert not _processes_mentioning(temp), "a Ray process outlived the tests"
     for key, value in saved.items():
         os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     shutil.rmtree(temp, ignore_errors=True)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    if not Path("/proc/self/cmdline").exists():
+        return []
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
 
 
 def _frame_folder(root: Path, name: str, files: list[Path], camvid: Path) -> Path:
@@ -91,6 +108,16 @@ def test_inputs_expand_files_folders_globs_and_list_files(sources, tmp_path):
                        ([str(tmp_path)], "no video")):
         with pytest.raises(BatchError, match=words):
             expand_inputs(bad)
+
+
+def test_a_worker_that_cannot_read_a_source_says_so_naming_its_node(tmp_path):
+    from camvid_viewer.batch.workers import BatchWorker
+
+    worker = object.__new__(BatchWorker)  # the actor's state without Ray: a loaded model and a node
+    worker.segmenter, worker.node, worker.host, worker.root = object(), "node-1", "worker-host", tmp_path
+    result = worker.run(0, str(tmp_path / "elsewhere.mp4"), "elsewhere", job=None)
+    assert result["status"] == "failed"
+    assert "elsewhere.mp4: not readable on node worker-host" in result["message"] and "every node" in result["message"]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ NAMESPACE = "camvid-batch"
 def ray_session(cluster: str | None, *, num_cpus: int | None = None):
     """Connect to Ray for the block (see the module docstring); yields the ``ray`` module."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's C++ warnings would bury our lines
     try:
         import ray
     except ImportError:
@@ -43,6 +44,7 @@ def ray_session(cluster: str | None, *, num_cpus: int | None = None):
         with _local_ray(ray, num_cpus), _name_the_signal():
             yield ray
         return
+    _check_reachable(cluster)
     try:
         with _keep_stop_handlers():
             ray.init(address=cluster, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
@@ -54,6 +56,20 @@ def ray_session(cluster: str | None, *, num_cpus: int | None = None):
             yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(cluster: str) -> None:
+    """A HOST:PORT that nothing answers on is one line in seconds, not a minute of Ray retrying."""
+    import socket
+
+    host, sep, port = cluster.rpartition(":")
+    if not sep or not port.isdigit() or "://" in cluster:
+        return  # "auto", ray://... : Ray resolves those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise BatchError(f"--cluster {cluster}: nothing answers there ({one_line(exc)}); start the head with "
+                         "`ray start --head` and pass the address it prints (HOST:6379)") from None
 
 
 @contextmanager

@@ -275,6 +275,8 @@ def test_rerun_redoes_the_rest_and_a_killed_worker_loses_no_source(cluster_predi
     assert {n: s["status"] for n, s in per.items()} == {"drive_a": "skipped", "drive_b": "done", "clip_c": "skipped",
                                                         "long_d": "done"}
     assert (out / "drive_a" / "labels").stat().st_mtime_ns == kept
-    assert per["long_d"]["attempts"] == 2
+    # The killed worker was busy on one of the two sources redone (which one is timing): that
+    # source was given to another worker, the other ran once; neither was lost.
+    assert sorted(per[n]["attempts"] for n in ("drive_b", "long_d")) == [1, 2]
     assert len(list((out / "long_d" / "labels").iterdir())) == 24 == per["long_d"]["frames"]
     assert len(list((out / "drive_b" / "labels").iterdir())) == 3

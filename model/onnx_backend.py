@@ -309,10 +309,20 @@ def _quiet_export(network, example, target: Path) -> None:
 
     import torch
 
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            network.eval(), (example,), dynamo=True, input_names=["image"], output_names=["logits"], opset_version=_ONNX_OPSET, verbose=False
-        )
-        program.save(str(target))
+    # torch.export logs its own notes at ERROR level (e.g. "always_classified is unsupported")
+    # on a graph it exports fine: a user's first export must print one line, not those.
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._export", "torch._dynamo")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                network.eval(), (example,), dynamo=True, input_names=["image"], output_names=["logits"],
+                opset_version=_ONNX_OPSET, verbose=False,
+            )
+            program.save(str(target))
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import select
 import shutil
 import tempfile
 import threading
@@ -37,13 +38,25 @@ def ray_env():
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield Path(temp)
-    deadline = time.monotonic() + 10
-    while _processes_mentioning(temp) and time.monotonic() < deadline:  # exiting takes a moment
-        time.sleep(0.2)
+    _wait_for_exit(_processes_mentioning(temp), timeout=10)  # exiting takes a moment
     assert not _processes_mentioning(temp), "a Ray process outlived the tests"
     for key, value in saved.items():
         os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     shutil.rmtree(temp, ignore_errors=True)
+
+
+def _wait_for_exit(pids: list[int], *, timeout: float) -> None:
+    """Block until each process has exited (a pidfd turns readable then), or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # already gone, or no pidfd here
+            continue
+        try:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -259,7 +272,7 @@ def test_rerun_redoes_the_rest_and_a_killed_worker_loses_no_source(cluster_predi
                     os.kill(pid, 9)
                     killed.append(pid)
                     break
-            time.sleep(0.05)
+            stop.wait(0.05)  # the batch ending sets it
 
     killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
     killer.start()

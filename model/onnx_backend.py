@@ -301,6 +301,14 @@ def _export_in_child(checkpoint: Path, kind: str, size: tuple[int, int], target:
         raise RuntimeError(f"{checkpoint}: the ONNX export failed ({type(first).__name__}; in a new process: {reason})")
 
 
+def _torch_loggers() -> list:
+    """The ``torch`` logger and each of its descendants that exist now (new ones inherit its level)."""
+    import logging
+
+    names = [name for name in list(logging.root.manager.loggerDict) if name.startswith("torch.")]
+    return [logging.getLogger("torch"), *(logging.getLogger(name) for name in names)]
+
+
 def _quiet_export(network, example, target: Path) -> None:
     import contextlib
     import io
@@ -309,9 +317,10 @@ def _quiet_export(network, example, target: Path) -> None:
 
     import torch
 
-    # torch.export logs its own notes at ERROR level (e.g. "always_classified is unsupported")
-    # on a graph it exports fine: a user's first export must print one line, not those.
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._export", "torch._dynamo")]
+    # torch.export logs its own notes at ERROR level ("always_classified is unsupported", dynamo's
+    # guard failures from torch._guards) on a graph it exports fine: a user's export must print
+    # one line, not those. Every torch logger is muted, not a list of names that goes stale.
+    loggers = _torch_loggers()
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)

@@ -136,6 +136,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--annotations", required=True, help="folder of label PNGs (or predicted masks) paired by file stem")
     e.add_argument("--model", help="checkpoint (default: the shipped model)")
     e.add_argument("--predictions", help="score these label PNGs instead of running a model")
+    e.add_argument("--compare", metavar="B", help="a second model: both scored on the same frames, with B - A and "
+                                                  "the frames where they differ most (model/comparison.py)")
     e.add_argument("--include-void", action="store_true", help="score void pixels too")
     e.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -263,6 +265,8 @@ def cmd_quantize(args) -> int:
 def cmd_eval(args) -> int:
     from model.evaluation import evaluate_folder, format_table
 
+    if args.compare is not None:
+        return _cmd_eval_compare(args)
     result = evaluate_folder(
         images=args.images, annotations=args.annotations, model=args.model, predictions=args.predictions,
         include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
@@ -271,4 +275,17 @@ def cmd_eval(args) -> int:
         print(json.dumps(result))
     else:
         print(format_table(result))
+    return 0
+
+
+def _cmd_eval_compare(args) -> int:
+    from model.comparison import compare_folder, format_comparison
+
+    if args.predictions is not None:
+        raise UserError("--compare runs two models; it cannot score --predictions")
+    result = compare_folder(
+        images=args.images, annotations=args.annotations, model=args.model, compare=args.compare,
+        include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
+    )
+    print(json.dumps(result) if args.json else format_comparison(result))
     return 0

@@ -5,6 +5,7 @@ Usage:
     python main.py export ../shared/camvid/val -o val.mp4 --metrics-csv val.csv --masks val-masks/
     python main.py export a.mp4 b.mp4 frames/ -o exports/ --view side-by-side --quality high
     python main.py export clip.mp4 -o clip.mp4 --range 100:400 --no-legend --overwrite
+    python main.py export ../shared/camvid/val -o a-vs-b.mp4 --model runs/new.safetensors --compare runs/old.safetensors
 
 A frame folder becomes a video at ``--fps`` (default 15); a video keeps its frame count, size,
 frame rate and audio. Truth is read from ``--annotations DIR`` or found beside the input
@@ -57,6 +58,8 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("-o", "--out", required=True, metavar="OUT", help="output .mp4 (or folder for several inputs)")
     e.add_argument("--annotations", metavar="DIR", type=Path, help="truth label PNGs (default: a '<name>annot' folder beside the input)")
     e.add_argument("--model", metavar="FILE", help="checkpoint (default: the shipped model)")
+    e.add_argument("--compare", metavar="B", help="a second model: each frame becomes A | B, both run on the same decoded "
+                                                  "frame, each side named and drawn in the view")
     e.add_argument("--view", choices=EXPORT_VIEWS, default="overlay", help="overlay (default), side-by-side (frame | prediction | truth), mask, error")
     e.add_argument("--opacity", type=_OPACITY, default=0.5, metavar="A", help="class colour opacity 0..1 (default 0.5)")
     e.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True, help="burn in the class legend (default on)")
@@ -83,6 +86,7 @@ def cmd_export(args) -> int:
     try:
         plan = output_plan(args.inputs, args.out, metrics_csv=args.metrics_csv, masks_dir=args.masks)
         _check_inputs(args)
+        _check_compare(args, plan)
         jobs = [(source, video, _options(args, csv_path, masks)) for source, video, csv_path, masks in plan]
         for source, video, options in jobs:
             check_export(source, video, options)  # every input, before loading the model (seconds)
@@ -126,7 +130,31 @@ def _segmenter(args):
     note_precision(segmenter)
     if args.temporal_smoothing:
         segmenter = TemporalSmoother(segmenter)
+    if args.compare is not None:
+        from model.pair import SegmenterPair
+
+        second = Segmenter(args.compare, backend=args.backend, device=args.device, precision=args.precision)
+        note_precision(second)
+        segmenter = SegmenterPair(segmenter, second)
     return segmenter
+
+
+def _check_compare(args, plan) -> None:
+    """``--compare B``: a model file that no output touches, and not with the smoother (its running
+    average is one model's)."""
+    if args.compare is None:
+        return
+    from model.outputs import OutputError, check_outputs
+
+    if args.temporal_smoothing:
+        raise ExportError("--compare and --temporal-smoothing cannot be used together (the smoothing follows one model)")
+    if not Path(args.compare).is_file():
+        raise ExportError(f"{args.compare}: no such model file (--compare)")
+    try:
+        for _source, video, csv_path, masks in plan:
+            check_outputs(inputs={"--compare": args.compare}, outputs={"-o": video, "--metrics-csv": csv_path, "--masks": masks})
+    except OutputError as exc:
+        raise ExportError(str(exc)) from None
 
 
 @contextmanager

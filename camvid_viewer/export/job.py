@@ -39,6 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camvid_viewer.export.compare_frames import compared_frames
 from camvid_viewer.export.metrics_csv import score_cells, write_metrics_csv
 from camvid_viewer.export.options import (
     EXPORT_VIEWS,
@@ -66,6 +67,7 @@ class _Item:
     index: int
     frame: np.ndarray | None  # None: unreadable, repeat the previous output frame
     labels: np.ndarray | None = None
+    second: np.ndarray | None = None  # model B's labels (export --compare)
 
 
 def export_video(
@@ -153,6 +155,7 @@ class _ExportJob(StagedJob):
             raise ExportError(f"{getattr(self.segmenter, 'name', 'the model')}: the model names no classes (no label set)")
         self.class_names, self.palette, self.void_index = classes.names, classes.palette_bgr, classes.void_index
         self.cm = ConfusionMatrix(len(self.class_names), ignore_index=self.void_index, class_names=self.class_names)
+        self.compared = compared_frames(self.segmenter, self.truth)  # A | B panels when it is a pair of models
 
     def _truth_index(self) -> TruthIndex | None:
         folder = self.options.annotations
@@ -267,7 +270,9 @@ class _ExportJob(StagedJob):
                     break
                 item, future = in_flight.popleft()
                 if future is not None:
-                    item.labels = self._wait(future).labels
+                    prediction = self._wait(future)
+                    item.labels = prediction.labels
+                    item.second = getattr(getattr(prediction, "second", None), "labels", None)
                 self._put(out, item)
         finally:
             for _, future in in_flight:
@@ -310,6 +315,8 @@ class _ExportJob(StagedJob):
                     scores = scores_from_matrix(self.cm.update(item.labels, truth), self.class_names, self.void_index)
                     if opt.metrics_text:
                         image = draw_metrics_text(image, mean_iou=scores.mean_iou, pixel_accuracy=scores.pixel_accuracy)
+                if self.compared is not None:
+                    image = self.compared.draw(opt, item.frame, image, item.second, truth)
                 self.rows.append(self._row(item.index, scores))
                 for _ in range(pending + 1):
                     self.writer.write(image)
@@ -364,7 +371,9 @@ class _ExportJob(StagedJob):
                 os.replace(png, opt.masks_dir / png.name)
             self.masks_temp.rmdir()
         notes = [writer.audio_note] if writer.audio_note else []
-        if writer.size != self.source.size and opt.view == "side-by-side":
+        if self.compared is not None:
+            notes.append(self.compared.note(writer.size))
+        elif writer.size != self.source.size and opt.view == "side-by-side":
             notes.append(f"side-by-side view: the video is {writer.size[0]}x{writer.size[1]} (panels of {self.source.size[0]}x{self.source.size[1]})")
         return ExportResult(
             output=output, frames=writer.frames_written, size=writer.size, fps=float(writer.rate),

@@ -115,7 +115,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-augment", dest="augment", action="store_false")
     t.add_argument("--class-weighting", choices=("none", "sqrt", "median"), default="sqrt")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
-    t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none)")
+    t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none); "
+                   "drive:NAME[,NAME] holds those drives' frames out of --train-splits and scores them each epoch, "
+                   "the last epoch kept (a held-out drive never selects one)")
     t.add_argument("--working-height", type=int_argument(minimum=WORKING_HEIGHTS[0], maximum=WORKING_HEIGHTS[1]),
                    default=360, help="frame height used at inference")
     t.add_argument("--seed", type=int_argument(minimum=0, maximum=2**32 - 1), default=0)  # numpy's seed range
@@ -176,7 +178,7 @@ def cmd_train(args) -> int:
         class_weighting=args.class_weighting, train_splits=train_splits, val_split=val_split,
         working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
         resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
-        int8=args.int8,
+        int8=args.int8, command=_command_line(args),
     )
     if os.environ.get("RANK", "0") != "0":  # DDP: rank 0 writes the checkpoints and holds the lock
         main(cfg)
@@ -184,6 +186,14 @@ def cmd_train(args) -> int:
     with OutputLock(cfg.out):
         main(cfg)
     return 0
+
+
+def _command_line(args) -> str | None:
+    """The command as given (``python main.py train ...``), for the model card."""
+    import shlex
+
+    argv = getattr(args, "argv", None)
+    return shlex.join(["python", "main.py", *argv]) if argv else None
 
 
 def _check_train_outputs(args) -> None:
@@ -205,6 +215,7 @@ def _check_train_outputs(args) -> None:
 def _splits(args) -> tuple[tuple[str, ...], str | None]:
     """``--train-splits`` and ``--val-split`` checked against the splits the dataset has."""
     from model.data import detect_splits
+    from model.drives import parse_drive_split
     from model.train import no_layout_error
 
     train = tuple(s.strip() for s in args.train_splits.split(","))
@@ -224,6 +235,11 @@ def _splits(args) -> tuple[tuple[str, ...], str | None]:
             raise UserError(f"--train-splits: {args.data} has no '{name}' split (available: {available})")
     if val is None:
         return train, "val" if "val" in found and "val" not in train else None
+    try:
+        if parse_drive_split(val):
+            return train, val  # the drives are checked against the frames when they are read
+    except ValueError as exc:
+        raise UserError(f"--val-split {exc}") from None
     if val != "none" and val not in found:
         raise UserError(f"--val-split: {args.data} has no '{val}' split (available: {available}, or none)")
     if val in train:

@@ -17,13 +17,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from model.data import DataError, detect_splits, pair_by_stem, read_image, read_label
+from model.drives import drive_of
 
 CALIBRATION_FRAMES = 32
 CHECK_FRAMES = 60
 
 
 def _drive(path: Path) -> str:
-    return path.stem.split("_")[0] if "_" in path.stem else ""
+    return drive_of(path) or ""
 
 
 def calibration_split(pairs: list[tuple[Path, Path]]) -> tuple[list, list, str, str]:

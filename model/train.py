@@ -28,6 +28,7 @@ from model.checkpoint import (
 )
 from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
 from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
+from model.drives import count_by_drive, parse_drive_split, split_by_drive
 from model.metrics import ConfusionMatrix
 from model.networks import Architecture, build_model
 from model.progress import ProgressReporter
@@ -57,7 +58,7 @@ class TrainConfig:
     augment: bool = True  # scale jitter, crop, flip and colour jitter; off = centre crops
     class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
     train_splits: tuple[str, ...] = ("train",)  # splits trained on
-    val_split: str | None = "val"  # split used to pick the best epoch, None for none
+    val_split: str | None = "val"  # split used to pick the best epoch; drive:NAME[,NAME] holds drives out; None for none
     working_height: int = 360  # frame height inference resizes to (stored in the card)
     seed: int = 0  # seeds weights, order and augmentation
     device: str = "auto"  # auto, cpu or cuda
@@ -68,6 +69,7 @@ class TrainConfig:
     int8: bool = True  # at the end, calibrate the best checkpoint for int8 and check it (not with max_steps_per_epoch)
     progress: str = "text"  # text (tqdm) or json (one object per line)
     extra: dict = field(default_factory=dict)  # free-form notes copied into the card
+    command: str | None = None  # the command line that started the run, recorded in the card
 
     @property
     def architecture(self) -> Architecture:
@@ -168,12 +170,27 @@ def _datasets(cfg: TrainConfig):
     if missing:
         raise DataError(f"{cfg.data}: no '{missing[0]}' split (found: {', '.join(splits)})")
     pairs = [p for s in cfg.train_splits for p in pair_by_stem(splits[s].images, splits[s].annotations, skip_bad=cfg.skip_bad)]
-    train = CamVidDataset(pairs, transform=transform, seed=cfg.seed, skip_bad=cfg.skip_bad)
+    held_out = parse_drive_split(cfg.val_split) if cfg.val_split else None
     val = None
-    if cfg.val_split and cfg.val_split in splits and cfg.val_split not in cfg.train_splits:
+    if held_out:
+        pairs, held = split_by_drive(pairs, held_out, source=cfg.data)
+        val = CamVidDataset(held, skip_bad=cfg.skip_bad)
+    elif cfg.val_split and cfg.val_split in splits and cfg.val_split not in cfg.train_splits:
         s = splits[cfg.val_split]
         val = CamVidDataset(pair_by_stem(s.images, s.annotations, skip_bad=cfg.skip_bad), skip_bad=cfg.skip_bad)
+    train = CamVidDataset(pairs, transform=transform, seed=cfg.seed, skip_bad=cfg.skip_bad)
     return train, val
+
+
+def _same_drive_val(cfg: TrainConfig):
+    """With a drive held out, the dataset's own val split (when not trained on) is still scored at the
+    end, labelled as what it is: frames of drives the model trained on."""
+    if not (cfg.val_split and parse_drive_split(cfg.val_split)) or cfg.annotations or "val" in cfg.train_splits:
+        return None
+    split = next((s for s in detect_splits(cfg.data) if s.name == "val"), None)
+    if split is None:
+        return None
+    return CamVidDataset(pair_by_stem(split.images, split.annotations, skip_bad=cfg.skip_bad), skip_bad=cfg.skip_bad)
 
 
 def no_layout_error(data) -> DataError:
@@ -193,10 +210,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _card(cfg: TrainConfig, *, epoch: int, step: int, val: dict | None, best: dict | None, elapsed: float) -> dict:
+def _card(cfg: TrainConfig, *, epoch: int, step: int, val: dict | None, best: dict | None, elapsed: float,
+          drives: dict | None = None) -> dict:
     config = asdict(cfg)
     config.pop("resume", None)
-    return {
+    command = config.pop("command", None)
+    extra = {"training_command": command} if command else {}
+    if drives:
+        extra["drives"] = drives
+        if parse_drive_split(cfg.val_split or ""):
+            # the held-out drive never picks an epoch: its figure is the last epoch's, an honest one
+            extra["held_out_metrics"] = val
+            extra["selection"] = "last epoch (a held-out drive never selects an epoch)"
+    return extra | {
         "name": Path(cfg.out).stem,
         "architecture": cfg.architecture.to_dict(),
         "classes": list(CLASS_NAMES),
@@ -244,6 +270,8 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     weights = weights.to(device) if weights is not None else None
     report.start(config=asdict(cfg), frames=len(train_set), val_frames=len(val_set) if val_set else 0,
                  steps_per_epoch=steps_per_epoch, total_steps=total, start_epoch=start_epoch, skipped=train_set.skipped)
+    drives = {"trained_on": count_by_drive(p[0] for p in train_set.paths),
+              "held_out": count_by_drive(p[0] for p in val_set.paths) if parse_drive_split(cfg.val_split or "") else {}}
     t0 = time.monotonic() - elapsed0
     for epoch in range(start_epoch, cfg.epochs):
         train_set.set_epoch(epoch)
@@ -256,10 +284,14 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         _check_finite(model, epoch + 1)  # on every rank: DDP ranks hold the same weights
         if rank == 0:
             best = _end_epoch(cfg, model, optimizer, val_set, device, report, epoch=epoch, start_epoch=start_epoch,
-                              step=step, loss=loss, best=best, t0=t0)
+                              step=step, loss=loss, best=best, t0=t0, drives=drives)
         if distributed:
             torch.distributed.barrier()
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
+    if rank == 0 and Path(cfg.out).is_file():
+        same_drive = _same_drive_val(cfg)
+        if same_drive is not None:
+            summary["same_drive_val"] = _record_same_drive_val(cfg, model, same_drive, device)
     if rank == 0 and cfg.int8 and cfg.max_steps_per_epoch is None and Path(cfg.out).is_file():  # not smoke runs
         summary["int8"] = _calibrate_int8(cfg)
     report.done(**summary)
@@ -298,15 +330,29 @@ def _loader(cfg, train_set, distributed):
     return loader, sampler, gen
 
 
-def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0):
-    """Validate, write the resumable ``.last`` checkpoint (and the best one when val mIoU improved),
-    report the epoch; returns the best validation so far."""
+def _record_same_drive_val(cfg, model, dataset, device) -> dict:
+    """Score the final model on the dataset's val split and write the figure into its card,
+    labelled as frames of drives it trained on (``same_drive_val_metrics``)."""
+    from model.checkpoint import read_card
+
+    metrics = evaluate(model, dataset, device)
+    metrics["drives"] = count_by_drive(p[0] for p in dataset.paths)
+    save_checkpoint(cfg.out, model, read_card(cfg.out) | {"same_drive_val_metrics": metrics})
+    return metrics
+
+
+def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0, drives=None):
+    """Validate, write the resumable ``.last`` checkpoint (and the best one when val mIoU improved,
+    or every epoch when a drive is held out: that drive never selects), report the epoch;
+    returns the best validation so far."""
     val = evaluate(model, val_set, device) if val_set is not None else None
     improved = val is None or best is None or (val["mean_iou"] or 0) > (best["mean_iou"] or 0)
     if improved:
         best = dict(val or {}, epoch=epoch + 1)
+    if parse_drive_split(cfg.val_split or ""):
+        improved = True
     elapsed = time.monotonic() - t0  # training time so far, this validation included
-    card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed)
+    card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed, drives=drives)
     save_checkpoint(cfg.last_path, model, card, optimizer_state=optimizer.state_dict())
     if improved:
         save_checkpoint(cfg.out, model, card)

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_command(argv: list[str]) -> int:
     """Parse and run; known failures print ``camvid-viewer: <what>`` and return non-zero."""
     args = build_parser().parse_args(argv)
+    args.argv = list(argv)  # the command as given, for records such as a trained model's card
     try:
         with stop_signals_as_interrupt():
             return args.func(args)

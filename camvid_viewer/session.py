@@ -78,6 +78,7 @@ class FrameResult:
     note: str | None = None  # a problem worth showing (e.g. truth of the wrong size)
     confidence: np.ndarray | None = None  # HxW winning-class probability, when signals were asked for
     signals: FrameSignals | None = None  # shares, confidence, flicker: what the model says without truth
+    second: object | None = None  # model B's labels and frame matrix while comparing (analysis.compare.SecondResult)
 
 
 @dataclass

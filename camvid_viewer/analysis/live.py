@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from camvid_viewer.analysis.compare import second_model_result
 from camvid_viewer.messages import one_line
 from camvid_viewer.session import FrameResult
 from model.classes import label_set_of
@@ -61,7 +62,7 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
     return FrameResult(
         index=index, frame=frame, labels=labels, truth=truth_labels, frame_matrix=matrix,
         model_ms=model_ms, time_s=time_s, generation=generation, note=note,
-        confidence=confidence, signals=frame_signals_,
+        confidence=confidence, signals=frame_signals_, second=second_model_result(prediction, model, truth_labels),
     )
 
 

@@ -95,6 +95,7 @@ def float_argument(*, minimum: float = float("-inf"), maximum: float = float("in
 def add_model_commands(sub: argparse._SubParsersAction) -> None:
     """Register train and eval on a subparsers object."""
     from model.checkpoint import WORKING_HEIGHTS
+    from model.external_model import add_card_arguments
     from model.networks import BACKBONES
 
     t = sub.add_parser("train", help="train an FCN-8 model", description="Train an FCN-8 model on a CamVid-style dataset.")
@@ -146,6 +147,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                    help="auto: int8 on the CPU when the model's int8 check passed, else fp32 (fp16 on CUDA)")
+    add_card_arguments(e)  # --card, --mapping: any ONNX model, scored in CamVid's classes
     e.set_defaults(func=cmd_eval)
 
     q = sub.add_parser("quantize", help="calibrate a model for the int8 CPU path and check it against fp32",
@@ -286,6 +288,7 @@ def cmd_eval(args) -> int:
     result = evaluate_folder(
         images=args.images, annotations=args.annotations, model=args.model, predictions=args.predictions,
         include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
+        card=args.card, mapping=args.mapping,
     )
     if args.json:
         print(json.dumps(result))

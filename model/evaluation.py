@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.class_mapping import scored_classes, scored_labels
 from model.classes import CAMVID, LabelSet
 from model.data import DataError, list_images, read_image, read_label
 from model.metrics import ConfusionMatrix
@@ -25,6 +26,8 @@ def evaluate_folder(
     device: str = "auto",
     precision: str = "auto",
     progress: bool = True,
+    card: str | Path | None = None,
+    mapping: str | Path | None = None,
 ) -> dict:
     """Pooled scores (one confusion matrix) over every frame that has an annotation.
 
@@ -36,7 +39,7 @@ def evaluate_folder(
     """
     evaluation = evaluate_matrix(images=images, annotations=annotations, model=model, predictions=predictions,
                                  include_void=include_void, backend=backend, device=device,
-                                 precision=precision, progress=progress)
+                                 precision=precision, progress=progress, card=card, mapping=mapping)
     return evaluation.to_json()
 
 
@@ -69,6 +72,8 @@ def evaluate_matrix(
     progress: bool = True,
     segmenter=None,
     on_frame=None,
+    card: str | Path | None = None,
+    mapping: str | Path | None = None,
 ) -> FolderEvaluation:
     """:func:`evaluate_folder`'s confusion matrix; ``segmenter`` (already loaded) replaces ``model``.
 
@@ -95,9 +100,9 @@ def evaluate_matrix(
         if segmenter is None:
             from model.inference import Segmenter, note_precision
 
-            segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
+            segmenter = Segmenter(model, backend=backend, device=device, precision=precision, card=card, mapping=mapping)
             note_precision(segmenter)
-        classes = _Classes(segmenter.path, segmenter.label_set)
+        classes = _Classes(segmenter.path, scored_classes(segmenter))  # a mapping's target, else the model's own
         cm = _matrix(classes, include_void)
 
         def truth_and_frames():
@@ -107,6 +112,7 @@ def evaluate_matrix(
                 yield truth, frame
 
         for truth, prediction in segmenter.segment_stream(truth_and_frames()):
+            prediction.labels = scored_labels(segmenter, prediction.labels)
             cm.update(prediction.labels, truth)
             if on_frame is not None:
                 on_frame()

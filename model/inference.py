@@ -30,7 +30,9 @@ import cv2
 import numpy as np
 
 from model.checkpoint import CheckpointError, load_checkpoint
+from model.class_mapping import use_mapping
 from model.classes import LabelSet
+from model.external_model import attach_external, is_external_model
 from model.onnx_backend import OnnxRunner, onnx_cache_dir, user_cache_dir
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,13 +77,20 @@ class Segmenter:
             else fp32), ``fp32`` or ``int8`` (ONNX only; the card must hold a calibration).
             :attr:`precision` is what runs; :attr:`precision_note` says why, when that is not
             what was asked for.
+        card: for an ONNX model (``.onnx``), its JSON card (default: the ``.json`` beside it).
+        mapping: a class mapping (shipped name or JSON file) to score in the truth's classes;
+            :attr:`mapping` is the loaded one (default: an ONNX card's ``mapping``, else none).
     """
 
     def __init__(self, checkpoint=None, *, device: str = "auto", backend: str = "auto", working_height: int | None = None,
-                 threads: int | None = None, precision: str = "auto") -> None:
+                 threads: int | None = None, precision: str = "auto", card=None, mapping=None) -> None:
+        path = Path(checkpoint) if checkpoint is not None else default_model_path()
+        if is_external_model(path):  # any ONNX model with a JSON card (model/external_model.py)
+            attach_external(self, path, card=card, device=device, backend=backend, precision=precision,
+                            working_height=working_height, threads=threads or _default_threads(), mapping=mapping)
+            return
         import torch
 
-        path = Path(checkpoint) if checkpoint is not None else default_model_path()
         if checkpoint is None and not path.is_file():
             raise CheckpointError(f"{path}: the shipped model is missing (reinstall, or pass --model FILE)")
         ckpt = load_checkpoint(path)
@@ -119,6 +128,7 @@ class Segmenter:
         else:
             int8 = self.card["int8"] if self.precision == "int8" else None
             self._runner = OnnxRunner(network, path, self._threads, int8=int8)
+        use_mapping(self, mapping)  # scored in another label set (model/class_mapping.py); None: its own
 
     # -- public API ---------------------------------------------------------
     @property

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __all__ = ["FolderEvaluation", "evaluate_folder", "evaluate_matrix", "format_table"]
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from model.class_mapping import scored_classes, scored_labels
 from model.classes import CAMVID, LabelSet
 from model.data import DataError, list_images, read_image, read_label
+from model.drives import drive_of, drive_relations
 from model.metrics import ConfusionMatrix
 
 
@@ -50,13 +52,47 @@ class FolderEvaluation:
     matrix: ConfusionMatrix  # truth x prediction over every scored frame
     frames: int  # frames scored (those with an annotation)
     frames_without_truth: int  # frames not scored
+    by_drive: DriveTally | None = None  # the same scores per drive (a frame name's prefix)
 
     def to_json(self) -> dict:
-        """The ``eval --json`` schema."""
+        """The ``eval --json`` schema (``drives``: per-drive scores, when frames name their drives)."""
         result = self.matrix.compute().to_json(frames=self.frames)
         if self.frames_without_truth:
             result["frames_without_truth"] = self.frames_without_truth
+        if self.by_drive is not None and self.by_drive.named():
+            result["drives"] = self.by_drive.to_json()
         return result
+
+
+@dataclass
+class DriveTally:
+    """One confusion matrix per drive, and what the model's card says of each drive.
+
+    Frames of a drive the model trained on flatter it: the report says which drives those are."""
+
+    make_matrix: Callable[[], ConfusionMatrix]
+    card: dict
+    matrices: dict = field(default_factory=dict)
+    frames: dict = field(default_factory=dict)
+
+    def update(self, image_path: Path, prediction: np.ndarray, truth: np.ndarray) -> None:
+        drive = drive_of(image_path) or "?"
+        if drive not in self.matrices:
+            self.matrices[drive], self.frames[drive] = self.make_matrix(), 0
+        self.matrices[drive].update(prediction, truth)
+        self.frames[drive] += 1
+
+    def named(self) -> bool:
+        return any(d != "?" for d in self.matrices)
+
+    def to_json(self) -> dict:
+        relations = drive_relations(self.frames, self.card)
+        out = {}
+        for drive, cm in self.matrices.items():
+            scores = cm.compute().to_json(frames=self.frames[drive])
+            out[drive] = {"frames": self.frames[drive], "relation": relations[drive],
+                          **{k: scores[k] for k in ("pixel_accuracy", "mean_iou", "mean_dice")}}
+        return out
 
 
 def evaluate_matrix(
@@ -86,6 +122,7 @@ def evaluate_matrix(
     if predictions is not None:
         classes = _card_classes(model)
         cm = _matrix(classes, include_void)
+        by_drive = DriveTally(lambda: _matrix(classes, include_void), _card_of(model))
         saved = {p.stem: p for p in list_images(predictions)}
         missing = [img for img, _ in pairs if img.stem not in saved]
         if missing:
@@ -94,6 +131,7 @@ def evaluate_matrix(
             truth, pred = _read_labels(truth_path, classes, "truth"), _read_labels(saved[image.stem], classes, "predicted")
             _check_size(saved[image.stem], pred, truth_path, truth)
             cm.update(pred, truth)
+            by_drive.update(image, pred, truth)
             if on_frame is not None:
                 on_frame()
     else:
@@ -104,19 +142,21 @@ def evaluate_matrix(
             note_precision(segmenter)
         classes = _Classes(segmenter.path, scored_classes(segmenter))  # a mapping's target, else the model's own
         cm = _matrix(classes, include_void)
+        by_drive = DriveTally(lambda: _matrix(classes, include_void), getattr(segmenter, "card", None) or {})
 
         def truth_and_frames():
             for image_path, truth_path in _progress(pairs, progress, "evaluating"):
                 frame, truth = read_image(image_path), _read_labels(truth_path, classes, "truth")
                 _check_size(image_path, frame[..., 0], truth_path, truth)
-                yield truth, frame
+                yield (image_path, truth), frame
 
-        for truth, prediction in segmenter.segment_stream(truth_and_frames()):
+        for (image_path, truth), prediction in segmenter.segment_stream(truth_and_frames()):
             prediction.labels = scored_labels(segmenter, prediction.labels)
             cm.update(prediction.labels, truth)
+            by_drive.update(image_path, prediction.labels, truth)
             if on_frame is not None:
                 on_frame()
-    return FolderEvaluation(matrix=cm, frames=len(pairs), frames_without_truth=without_truth)
+    return FolderEvaluation(matrix=cm, frames=len(pairs), frames_without_truth=without_truth, by_drive=by_drive)
 
 
 @dataclass(frozen=True)
@@ -146,6 +186,14 @@ def _pairs_with_truth(images, annotations) -> tuple[list[tuple[Path, Path]], int
         raise DataError(f"{images}: nothing to score: each of its {len(frames)} frames has no annotation "
                         f"in {annotations} (annotations pair with frames by file stem)")
     return pairs, len(frames) - len(pairs)
+
+
+def _card_of(model) -> dict:
+    if model is None:
+        return {}
+    from model.checkpoint import read_card
+
+    return read_card(model)
 
 
 def _card_classes(model) -> _Classes:
@@ -208,4 +256,9 @@ def format_table(result: dict) -> str:
         f"mean IoU        {pct(result['mean_iou'])}",
         f"mean Dice       {pct(result['mean_dice'])}",
     ]
+    if result.get("drives"):
+        lines += ["", f"{'drive':<10}{'frames':>7}{'pixel acc':>11}{'mIoU':>8}  model"]
+        for drive, scores in result["drives"].items():
+            lines.append(f"{drive:<10}{scores['frames']:>7}{pct(scores['pixel_accuracy']):>11}"
+                         f"{pct(scores['mean_iou']):>8}  {scores['relation']}")
     return "\n".join(lines)

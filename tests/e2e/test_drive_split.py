@@ -1,6 +1,7 @@
 """Drive-held-out validation on real CamVid file names: no frame of a held-out drive is trained on,
 and the card records the drives, the held-out figures and the command that made them."""
 
+import json
 import shutil
 
 import pytest
@@ -61,6 +62,18 @@ def test_train_with_a_held_out_drive_records_it_in_the_card(three_drives, tmp_pa
     assert "--val-split drive:0001TP" in card["training_command"]
     assert card["training_command"].startswith("python main.py train ")
     assert card["selection"].startswith("last epoch")
+
+    scored = run_cli("eval", "--images", str(three_drives / "train"), "--annotations", str(three_drives / "trainannot"),
+                     "--model", str(out), "--json", "--backend", "torch")
+    assert scored.returncode == 0, scored.stderr
+    drives = json.loads(scored.stdout)["drives"]
+    assert {d: (v["frames"], v["relation"]) for d, v in drives.items()} == {
+        "0001TP": (3, "not trained on"), "0006R0": (3, "trained on"), "0016E5": (3, "trained on")}
+    # the held-out drive scored by eval is the figure the trainer wrote into the card
+    assert drives["0001TP"]["mean_iou"] == pytest.approx(card["held_out_metrics"]["mean_iou"], abs=2e-3)
+    table = run_cli("eval", "--images", str(three_drives / "train"), "--annotations", str(three_drives / "trainannot"),
+                    "--model", str(out), "--backend", "torch").stdout
+    assert any(line.startswith("0001TP") and line.endswith("not trained on") for line in table.splitlines())
 
 
 def test_a_drive_the_data_lacks_is_one_line(three_drives, tmp_path):

@@ -16,7 +16,7 @@ from camvid_viewer.rendering.text import _shade, _text_scale, draw_legend
 PANEL_GAP = 4  # black pixels between the A and B panels
 
 #: What each pixel of the difference view says, in legend order (index = colour row).
-DIFFERENCE_CLASSES = ("A right, B wrong", "B right, A wrong", "both wrong", "A and B disagree")
+DIFFERENCE_CLASSES = ("A right, B wrong", "B right, A wrong", "both wrong, differently", "A and B disagree")
 # Orange and blue stay apart for every common colour-vision deficiency; disagreement without
 # truth is yellow; both wrong a dark red.
 DIFFERENCE_PALETTE_BGR = np.array([[0, 120, 255], [255, 150, 0], [40, 40, 150], [0, 220, 255]], dtype=np.uint8)
@@ -27,8 +27,8 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def difference_classes(labels_a: np.ndarray, labels_b: np.ndarray, truth: np.ndarray | None, *,
                        void_index: int | None) -> np.ndarray:
-    """Per pixel: 0 A right and B wrong, 1 B right and A wrong, 2 both wrong, 3 A and B
-    disagree (no truth), 255 nothing to show (agreement, both right, or void truth)."""
+    """Per pixel: 0 A right and B wrong, 1 B right and A wrong, 2 both wrong and disagreeing,
+    3 A and B disagree (no truth), 255 nothing to show (A and B agree, or void truth)."""
     out = np.full(labels_a.shape, 255, dtype=np.uint8)
     if truth is None:
         out[labels_a != labels_b] = 3
@@ -36,7 +36,7 @@ def difference_classes(labels_a: np.ndarray, labels_b: np.ndarray, truth: np.nda
     a_right, b_right = labels_a == truth, labels_b == truth
     out[a_right & ~b_right] = 0
     out[b_right & ~a_right] = 1
-    out[~a_right & ~b_right] = 2
+    out[~a_right & ~b_right & (labels_a != labels_b)] = 2
     if void_index is not None:
         out[truth == void_index] = 255
     return out
@@ -47,7 +47,9 @@ def difference_view(frame: np.ndarray, labels_a: np.ndarray, labels_b: np.ndarra
     """The frame dimmed to 30%, with the pixels where A and B differ in colour.
 
     With truth: orange where A is right and B wrong, blue where B is right and A wrong, dark
-    red where both are wrong, void grey; without truth: yellow wherever A and B disagree.
+    red where both are wrong and disagree, void grey; without truth: yellow wherever A and B
+    disagree. Where A and B agree the frame shows dimmed, so a model compared with itself
+    shows no colour at all.
     """
     for labels in (labels_a, labels_b):
         if labels.shape != frame.shape[:2]:

@@ -12,7 +12,8 @@ Hook points for other parts of the app:
 - Optional parts are found by module name and hidden/skipped when absent:
   ``ui/export_dialog.py`` (``ExportDialog(session, parent=window)``, run with ``exec()``),
   ``ui/train_dialog.py`` (``TrainDialog(window)`` emitting ``model_chosen(str)``),
-  ``ui/analysis_dock.py`` (``install_analysis(window)``).
+  ``ui/analysis_dock.py`` (``install_analysis(window)``),
+  ``ui/compare_controls.py`` (``install_comparison(window)``: Model > Compare with..., ``window.comparison``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
     message = pyqtSignal(str)  # every problem reported to the user, one line
     source_opened = pyqtSignal(str)
     model_loaded = pyqtSignal(str)
+    comparison = None  # two models side by side (ui/compare_controls.py), when installed
 
     def __init__(self, *, settings: ViewerSettings | None = None, model_path: str | None = None,
                  load_model: bool = True, device: str = "auto", backend: str = "auto", precision: str = "auto") -> None:
@@ -131,6 +133,10 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             # metrics table keeps its height; the timeline stays a short strip under the canvas.
             self.tabifyDockWidget(self.legend_dock, dock)
             self.legend_dock.raise_()
+        if optional_module("camvid_viewer.ui.compare_controls"):
+            from camvid_viewer.ui.compare_controls import install_comparison
+
+            self.comparison = install_comparison(self)
 
     def _default_dock_sizes(self) -> None:
         """Dock heights for a first run (sizes only take effect once the window is laid out)."""
@@ -292,8 +298,11 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             return
         try:
             classes = s.label_set  # the model's (the truth's without one)
-            image = render_view(s.view, result.frame, result.labels, result.truth, palette_bgr=classes.palette_bgr, opacity=s.opacity,
-                                hidden=s.hidden, legend=s.legend, class_names=classes.names, void_index=classes.void_index)
+            image = self.comparison.render(result) if self.comparison is not None else None  # A | B, difference
+            if image is None:
+                image = render_view(s.view, result.frame, result.labels, result.truth, palette_bgr=classes.palette_bgr,
+                                    opacity=s.opacity, hidden=s.hidden, legend=s.legend, class_names=classes.names,
+                                    void_index=classes.void_index)
         except Exception as exc:  # noqa: BLE001 - a rendering problem must not take the window down
             self.report(f"frame {result.index}: cannot draw the {s.view} view ({exc})")
             image = result.frame
@@ -331,6 +340,8 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         if self._train_dialog is None:
             self._train_dialog = TrainDialog(self)
             self._train_dialog.model_chosen.connect(self.load_model)
+            if self.comparison is not None:
+                self._train_dialog.compare_chosen.connect(self.comparison.compare_with)
         self._train_dialog.show()
         self._train_dialog.raise_()
 

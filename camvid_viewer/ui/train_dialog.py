@@ -46,6 +46,7 @@ class TrainDialog(QDialog):
     """
 
     model_chosen = pyqtSignal(str)
+    compare_chosen = pyqtSignal(str)  # "Compare with the current model": the best checkpoint as model B
     event_received = pyqtSignal(object)
     run_finished = pyqtSignal(str)
 
@@ -148,11 +149,13 @@ class TrainDialog(QDialog):
         self.time_label = QLabel("elapsed --:--   ETA --:--")
         self.best_label = QLabel("No checkpoint yet.", wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         self.use_button = QPushButton("Use this model", clicked=self._use_best, enabled=False)
+        self.compare_button = QPushButton("Compare with the current model", clicked=self._compare_best, enabled=False)
+        self.compare_button.setToolTip("Keep the window's model as A and show this checkpoint beside it as B")
         self.resume_last_button = QPushButton("Resume last run", clicked=self._resume_last, enabled=False)
         best_box = QGroupBox("Best checkpoint")
         best_layout = QVBoxLayout(best_box)
         best_layout.addWidget(self.best_label)
-        best_layout.addWidget(row(self.use_button, self.resume_last_button))
+        best_layout.addWidget(row(self.use_button, self.compare_button, self.resume_last_button))
         return [self.epoch_bar, self.run_bar, self.time_label, best_box]
 
     @staticmethod
@@ -252,7 +255,8 @@ class TrainDialog(QDialog):
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.use_button.setEnabled(False if running else self.use_button.isEnabled())
+        for chosen in (self.use_button, self.compare_button):
+            chosen.setEnabled(False if running else chosen.isEnabled())
         self.resume_last_button.setEnabled(False if running else self.resume_last_button.isEnabled())
         for w in (self.data_edit, self.backbone_box, self.out_edit, self.resume_edit):
             w.setEnabled(not running)
@@ -356,12 +360,17 @@ class TrainDialog(QDialog):
         result = job.run_result(request=request)
         self.best_label.setText(result.best_text or "No checkpoint was saved (no epoch finished).")
         self.use_button.setEnabled(result.best_text is not None)
+        self.compare_button.setEnabled(result.best_text is not None)
         self.resume_last_button.setEnabled(result.resumable)
         self.resume_last_button.setText(f"Resume from epoch {result.last_epoch}" if result.resumable else "Resume last run")
 
     def _use_best(self) -> None:
         if self._request is not None and self._request.out.is_file():
             self.model_chosen.emit(str(self._request.out))
+
+    def _compare_best(self) -> None:
+        if self._request is not None and self._request.out.is_file():
+            self.compare_chosen.emit(str(self._request.out))
 
     def _resume_last(self) -> None:
         if self._request is not None:

@@ -9,6 +9,8 @@ Hook points for other parts of the app:
   ``window.set_device|set_backend|set_precision(choice)`` reload the model (``ui/model_controls.py``).
 - ``window.message`` (signal, str) carries every one-line problem shown to the user.
 - ``window.restart()`` re-runs the current frame (after swapping ``session.model``).
+- ``window.editor`` (``ui/edit_mode.py``): edit mode on the current frame; ``editor.may_leave()``
+  asks before anything leaves a frame with unsaved label edits.
 - Optional parts are found by module name and hidden/skipped when absent:
   ``ui/export_dialog.py`` (``ExportDialog(session, parent=window)``, run with ``exec()``),
   ``ui/train_dialog.py`` (``TrainDialog(window)`` emitting ``model_chosen(str)``),
@@ -39,6 +41,7 @@ from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.actions import ViewerActions, optional_module
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.canvas import FrameCanvas
+from camvid_viewer.ui.edit_mode import install_editing
 from camvid_viewer.ui.file_dialogs import FileDialogs
 from camvid_viewer.ui.legend import LegendDock
 from camvid_viewer.ui.metrics_dock import MetricsDock
@@ -122,6 +125,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
                        *self.actions.views.values(), None, self.actions.play):
             toolbar.addSeparator() if action is None else toolbar.addAction(action)
         self.status = StatusLine(self.statusBar(), s)
+        self.editor = install_editing(self)  # the Labels menu and dock, the edit layer over the canvas
 
     def _install_optional_parts(self) -> None:
         """Parts other modules provide, added when they are installed (each adds its own docks/menus)."""
@@ -237,6 +241,8 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
     # -- sources ----------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
         """Open a video, folder, camera index or stream URL off the GUI thread; the old source stays until it works."""
+        if not self.editor.may_leave():  # unsaved label edits, and the user cancelled
+            return
         path = str(path)
         self.statusBar().showMessage(f"Opening {display_path(path)}...")
         self._open_request = request = self._open_request + 1
@@ -293,7 +299,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             self.canvas.placeholder = "Opening..." if s.source is not None else ""
             self.canvas.set_image(None)
             return
-        if result.labels is None:
+        if result.labels is None or self.editor.active:  # in edit mode the labels lie on the edit layer
             self.canvas.set_image(result.frame)
             return
         try:
@@ -357,6 +363,9 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             self.open_path(paths[0])
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if not self.editor.may_leave():  # unsaved label edits, and the user cancelled
+            event.ignore()
+            return
         st, s = self.settings, self.session
         st.set_opacity(s.opacity)
         st.set_view(s.view)

@@ -41,7 +41,7 @@ class PlaybackControls:
 
     def play(self, start: int | None = None) -> None:
         s = self.session
-        if s.source is None:
+        if s.source is None or not self.editor.leave_for_playback():  # playback leaves edit mode
             return
         count = s.frame_count
         if start is None:
@@ -68,6 +68,8 @@ class PlaybackControls:
     def seek(self, index: int) -> None:
         s = self.session
         if s.source is None or s.source.is_live:
+            return
+        if not self.editor.may_leave(clamp_index(index, frame_count=s.frame_count)):  # unsaved label edits
             return
         s.set_index(clamp_index(index, frame_count=s.frame_count))
         if s.playing:

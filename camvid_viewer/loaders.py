@@ -6,16 +6,18 @@ failure is one line naming the file.
 
 from __future__ import annotations
 
-__all__ = ["load_segmenter", "open_source_with_truth", "build_truth"]
+__all__ = ["load_segmenter", "model_files", "open_source_with_truth", "build_truth"]
 
 from camvid_viewer.messages import one_line
 
 
-def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "auto", precision: str = "auto"):
+def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "auto", precision: str = "auto",
+                   card=None, mapping=None):
     """A ``model.inference.Segmenter`` (``path=None``: the shipped model); errors name the file.
 
     ``precision`` is what is asked for (``auto``, ``fp32``, ``int8``); the segmenter's
     ``precision`` is what runs and ``precision_note`` says why when the two differ.
+    ``card``: an ONNX model's card (default: beside it); ``mapping``: a class mapping (default: the card's).
     """
     from pathlib import Path
 
@@ -27,7 +29,8 @@ def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "au
             raise FileNotFoundError(f"{default}: the shipped model is missing; open one with Model > Open model...")
         path = str(default)
     try:
-        return Segmenter(path, device=device, backend=backend, precision=precision, threads=_env_threads())
+        return Segmenter(path, device=device, backend=backend, precision=precision, threads=_env_threads(),
+                         card=card, mapping=mapping)
     except Exception as exc:  # noqa: BLE001 - any failure to load is the file's problem, named once
         message = one_line(exc)
         raise RuntimeError(message if str(path) in message else f"{path}: {message}") from None
@@ -82,3 +85,12 @@ def build_truth(source, folder: str):
     if not truth.labelled_indices:
         raise ValueError(f"{folder}: no annotation matches a frame of {source.path}")
     return truth
+
+
+def model_files(session, path: str | None) -> dict:
+    """``card`` and ``mapping`` for :func:`load_segmenter`, as the session chose them: the card
+    given for this very model (``main.py --card``), the mapping chosen in the window (kept over
+    reloads on another device or backend)."""
+    card_for = getattr(session, "card_choice", None)  # (model path, card path) or None
+    card = card_for[1] if card_for and path is not None and str(card_for[0]) == str(path) else None
+    return {"card": card, "mapping": getattr(session, "mapping_choice", None)}

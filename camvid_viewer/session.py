@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.class_mapping import scored_classes
 from model.classes import LabelSet, label_set_of
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 from model.signals import DEFAULT_LOW_CONFIDENCE, FrameSignals, SignalTotals
@@ -143,6 +144,12 @@ class ViewerSession:
     def label_set(self) -> LabelSet:
         """The classes shown and scored: the model's (its card), else the truth's, else none."""
         return label_set_of(self.model, self.truth) or NO_CLASSES
+
+    @property
+    def scored_set(self) -> LabelSet:
+        """The classes scored (the metrics dock, the analysis): the model's mapping's target when it
+        has one (a Cityscapes model scored as CamVid), else :attr:`label_set`."""
+        return scored_classes(self.model, self.truth) or NO_CLASSES
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -273,13 +280,13 @@ class ViewerSession:
         self.events.metrics.emit()
 
     def _reset_running(self) -> None:
-        self.running = _running_matrix(self.label_set)  # the model or truth may have other classes now
+        self.running = _running_matrix(self.scored_set)  # the model or truth may have other classes now
         self.scored_indices.clear()
         self._reset_signals()
 
     def _reset_signals(self) -> None:
         self.signals = {}
-        self.signal_totals = SignalTotals(self.label_set.count)
+        self.signal_totals = SignalTotals(self.scored_set.count)
 
     def set_low_confidence(self, threshold: float) -> None:
         """The "low confidence" threshold; the signals gathered so far used the old one, so they go

@@ -22,7 +22,7 @@ on parallel lanes as our own ONNX backend does.
 
 from __future__ import annotations
 
-__all__ = ["CARD_KEYS", "ExternalCard", "add_card_arguments", "ExternalOnnxRunner", "ModelCardError", "attach_external", "card_path_for",
+__all__ = ["CARD_KEYS", "ExternalCard", "add_card_arguments", "travelling_card", "ExternalOnnxRunner", "ModelCardError", "attach_external", "card_path_for",
            "generated_palette", "is_external_model", "read_external_card"]
 
 import colorsys
@@ -387,3 +387,32 @@ def add_card_arguments(parser) -> None:
     parser.add_argument("--mapping", metavar="NAME|FILE",
                         help="score the model's classes as CamVid's through this class mapping (shipped: "
                              "cityscapes-to-camvid, identity; default: the ONNX card's 'mapping', else none; 'none': none)")
+
+
+def travelling_card(model_path: str | Path, card: str | Path | None, mapping: str | None) -> dict:
+    """What a batch worker needs besides the model's bytes, checked here: the card's text (for an
+    ONNX model) and the mapping, as a shipped name or a file's text (workers write both back)."""
+    from model.class_mapping import resolve_mapping, shipped_mappings
+
+    out: dict = {"card_text": None, "mapping": mapping, "mapping_text": None}
+    base = None
+    if is_external_model(model_path):
+        checked = read_external_card(model_path, card)
+        out["card_text"] = checked.path.read_text(encoding="utf-8")
+        base = checked.path.parent
+        mapping = mapping if mapping is not None else checked.mapping
+        classes = checked.label_set
+    elif card is not None:
+        raise ModelCardError(f"{card}: --card is for an ONNX --model; {model_path} carries its own card")
+    else:
+        from model.checkpoint import read_card
+
+        classes = LabelSet.from_card(read_card(model_path)) if mapping is not None else None
+    if mapping is None or str(mapping).lower() == "none" or str(mapping) in shipped_mappings():
+        out["mapping"] = mapping
+        if mapping is not None and classes is not None:
+            resolve_mapping(mapping, classes)  # a mapping that does not fit fails here, not on every worker
+        return out
+    resolved = resolve_mapping(mapping, classes, base=base)
+    out["mapping"], out["mapping_text"] = None, resolved.path.read_text(encoding="utf-8")
+    return out

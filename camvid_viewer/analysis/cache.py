@@ -56,6 +56,11 @@ def model_identity(segmenter) -> dict:
         identity["sha256"] = _file_sha256(Path(path))
     else:
         identity["card"] = json.dumps(getattr(segmenter, "card", None), sort_keys=True, default=str)
+    if getattr(segmenter, "external_card", None) is not None:  # an ONNX model: its card decides its input
+        identity["card"] = json.dumps(segmenter.card, sort_keys=True, default=str)
+    mapping = getattr(segmenter, "mapping", None)
+    if mapping is not None:  # scored through a mapping: other matrices
+        identity["mapping"] = [int(v) for v in mapping.table]
     return identity
 
 

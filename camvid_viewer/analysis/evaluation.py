@@ -42,7 +42,8 @@ from camvid_viewer.analysis.temporal import (
     label_change_rate,
     motion_flow,
 )
-from model.classes import LabelSet, label_set_of
+from model.class_mapping import scored_classes, scored_labels
+from model.classes import LabelSet
 from model.metrics import SegmentationScores, scores_from_matrix
 
 
@@ -130,7 +131,7 @@ def evaluate_source(
     labelled = sorted(int(i) for i in truth_index.labelled_indices if 0 <= int(i) < source.frame_count)
     if not labelled:
         raise AnalysisError(f"{source.path}: no labelled frame to evaluate")
-    classes = label_set or label_set_of(segmenter, truth_index)
+    classes = label_set or scored_classes(segmenter, truth_index)  # a mapping's target, else the model's own
     if classes is None:
         raise AnalysisError(f"{model_name(segmenter)}: the model names no classes (its card has no classes and palette)")
     key = cache_key(segmenter, source, labelled, truth_index) if use_cache else None
@@ -214,7 +215,7 @@ def _score_frames(source, truth_index, segmenter, labelled: list[int], rows: _Fr
         for index, frame in _read_run(source, start, stop):
             if cancelled():
                 return False
-            labels = np.asarray(segmenter.segment(frame).labels)
+            labels = np.asarray(scored_labels(segmenter, segmenter.segment(frame).labels))
             if index in wanted:
                 truth, problem = _read_truth(source, truth_index, index, frame, labels)
                 if problem:

@@ -13,7 +13,7 @@ import numpy as np
 from camvid_viewer.analysis.compare import second_model_result
 from camvid_viewer.messages import one_line
 from camvid_viewer.session import FrameResult
-from model.classes import label_set_of
+from model.class_mapping import scored_classes, scored_labels
 from model.metrics import ConfusionMatrix
 from model.signals import DEFAULT_LOW_CONFIDENCE, frame_signals
 
@@ -52,13 +52,16 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
             h, w = truth_labels.shape
             note = f"frame {index}: annotation is {w}x{h} but the frame is {frame.shape[1]}x{frame.shape[0]}; not scored"
             truth_labels = None
-    classes = label_set_of(model, truth)
+    # Scored, and the signals' class shares counted, in a mapping's classes when the model has one
+    # (the metrics dock's rows); labels stay the model's own for drawing.
+    classes, scored = scored_classes(model, truth), scored_labels(model, labels)
     if labels is not None and truth_labels is not None and classes is not None:
-        matrix = ConfusionMatrix(classes.count, ignore_index=classes.void_index, class_names=classes.names).matrix_of(labels, truth_labels)
+        matrix = ConfusionMatrix(classes.count, ignore_index=classes.void_index, class_names=classes.names).matrix_of(scored, truth_labels)
     frame_signals_ = None
     if confidence is not None and classes is not None:
         before = previous[1] if previous is not None and previous[0] == index - 1 else None
-        frame_signals_ = frame_signals(labels, confidence, classes.count, previous=before, threshold=threshold)
+        before = scored_labels(model, before)
+        frame_signals_ = frame_signals(scored, confidence, classes.count, previous=before, threshold=threshold)
     return FrameResult(
         index=index, frame=frame, labels=labels, truth=truth_labels, frame_matrix=matrix,
         model_ms=model_ms, time_s=time_s, generation=generation, note=note,

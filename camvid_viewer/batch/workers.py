@@ -21,6 +21,7 @@ from pathlib import Path
 
 from camvid_viewer.batch.transfer import pack
 from camvid_viewer.messages import one_line
+from model.class_mapping import scored_classes
 from model.outputs import pid_alive
 
 _WORK_PREFIX = "camvid-batch-"
@@ -34,6 +35,9 @@ class SegmenterSpec:
     backend: str = "auto"
     device: str = "auto"
     precision: str = "auto"
+    card_text: str | None = None  # an ONNX model's JSON card, written beside it on the worker
+    mapping: str | None = None  # a shipped mapping's name, or "none"
+    mapping_text: str | None = None  # a mapping file's JSON (it travels as text, like the card)
 
 
 class ProgressBoard:
@@ -75,9 +79,15 @@ class BatchWorker:
         model = self.root / "model" / spec.model_name
         model.parent.mkdir()
         model.write_bytes(model_bytes)
+        if spec.card_text is not None:
+            model.with_suffix(".json").write_text(spec.card_text, encoding="utf-8")
+        mapping = spec.mapping
+        if spec.mapping_text is not None:
+            mapping = model.parent / "mapping.json"
+            mapping.write_text(spec.mapping_text, encoding="utf-8")
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
         return Segmenter(model, backend=spec.backend, device=spec.device, precision=spec.precision,
-                         threads=max(1, int(cpus)))
+                         threads=max(1, int(cpus)), mapping=mapping)
 
     def pid(self) -> int:
         return os.getpid()
@@ -109,7 +119,7 @@ class BatchWorker:
             files = pack(work)
             seconds = time.monotonic() - t0
             self.board.report.remote(index, outcome.frames)
-            labels = self.segmenter.label_set
+            labels = scored_classes(self.segmenter)  # the matrix's classes: a mapping's, else the model's
             return {**base, "status": "done", "frames": outcome.frames, "seconds": seconds, "files": files,
                     "message": outcome.note, "matrix": None if outcome.matrix is None else outcome.matrix.tolist(),
                     "scored_frames": outcome.scored, "class_names": list(labels.names), "void_index": labels.void_index}

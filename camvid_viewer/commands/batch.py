@@ -26,6 +26,7 @@ from camvid_viewer.commands.export import _FPS, _OPACITY, _range
 from camvid_viewer.commands.predict import ON_BAD_FRAME as PREDICT_ON_BAD_FRAME
 from camvid_viewer.export import EXPORT_VIEWS, ON_BAD_FRAME, QUALITY
 from model.cli import float_argument
+from model.external_model import add_card_arguments, travelling_card
 
 _SHARE = float_argument(minimum=0, maximum=1024, expected="a number >= 0")
 _CPUS = float_argument(minimum=0, maximum=1024, above=True, expected="a number > 0")
@@ -77,6 +78,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="redo sources whose outputs are complete")
+    add_card_arguments(p)
 
 
 def cmd_batch(args) -> int:
@@ -90,7 +92,8 @@ def cmd_batch(args) -> int:
     if args.gpus_per_worker > 0 and args.device == "cpu":
         raise UserError("--gpus-per-worker with --device cpu: the workers would hold GPUs they do not use")
     sources = expand_inputs(args.inputs)
-    spec = SegmenterSpec(model_name=model.name, backend=args.backend, device=args.device, precision=args.precision)
+    spec = SegmenterSpec(model_name=model.name, backend=args.backend, device=args.device, precision=args.precision,
+                         **travelling_card(model, args.card, args.mapping))
     settings = BatchSettings(out_dir=args.out, model=model, spec=spec, cluster=args.cluster, workers=args.workers,
                              cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
                              overwrite=args.overwrite)

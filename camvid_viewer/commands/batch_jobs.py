@@ -20,6 +20,7 @@ import numpy as np
 
 from camvid_viewer.sources import open_source
 from camvid_viewer.sources.truth import TruthIndex, find_annotations
+from model.class_mapping import scored_classes
 
 
 @dataclass
@@ -125,7 +126,7 @@ class PredictJob:
         from camvid_viewer.commands.predict import predict_to_folder
         from model.metrics import ConfusionMatrix
 
-        labels_set = segmenter.label_set
+        labels_set = scored_classes(segmenter)  # predict_to_folder hands over labels in these classes
         cm = ConfusionMatrix(len(labels_set.names), ignore_index=labels_set.void_index, class_names=labels_set.names)
         _, annotations = _annotations(source)
         truth = None

@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from model.external_model import add_card_arguments, is_external_model
+
 
 def add_bench_command(sub) -> None:
     from model.cli import parse_size
@@ -36,6 +38,7 @@ def add_bench_command(sub) -> None:
     b.add_argument("--precision", action="append", choices=("fp32", "int8", "all"),
                    help="repeatable; default all (int8 on the ONNX backend when the model has a calibration)")
     b.add_argument("--json", action="store_true", help="one JSON object (a list for several runs)")
+    add_card_arguments(b)
     b.set_defaults(func=_cmd_bench)
 
 
@@ -47,7 +50,7 @@ def _cmd_bench(args) -> int:
     if "all" in precisions:
         precisions = ["fp32", "int8"]
     results = run_bench(model=args.model, backends=backends, sizes=args.size or [(480, 360)], frames=max(2, args.frames),
-                        runs=max(1, args.runs), device=args.device, precisions=precisions)
+                        runs=max(1, args.runs), device=args.device, precisions=precisions, card=args.card)
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
     else:
@@ -76,13 +79,13 @@ def _real_frames(size: tuple[int, int], count: int) -> list[bytes]:
 
 
 def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), frames: int = 40, runs: int = 3,
-              device: str = "auto", precisions=("fp32", "int8")) -> list[dict]:
+              device: str = "auto", precisions=("fp32", "int8"), card=None) -> list[dict]:
     """One result dict per (backend, precision, size): backend, precision, device, size, model_fps,
     pipeline_fps, peak_rss_mb, and ``vs_fp32`` (model fps over the same backend's fp32) for int8."""
     import cv2
 
     results = []
-    segmenters = _segmenters(model, backends, device, precisions)
+    segmenters = _segmenters(model, backends, device, precisions, card=card)
     for size in sizes:
         encoded = _real_frames(size, frames)
         decoded = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in encoded]
@@ -108,10 +111,13 @@ def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), fr
     return results
 
 
-def _segmenters(model, backends, device, precisions) -> dict:
-    """One Segmenter per (backend, precision) that can run here; int8 only on ONNX with a calibration."""
+def _segmenters(model, backends, device, precisions, *, card=None) -> dict:
+    """One Segmenter per (backend, precision) that can run here; int8 only on ONNX with a calibration.
+    An ONNX model with a card runs as it is: ONNX Runtime, fp32, on the device asked for."""
     from model.inference import Segmenter
 
+    if is_external_model(model):
+        return {("onnx", "fp32"): Segmenter(model, backend="onnx", device=device, precision="fp32", card=card)}
     out = {}
     for backend in backends:
         dev = "cpu" if backend == "onnx" else device

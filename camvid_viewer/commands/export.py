@@ -35,6 +35,7 @@ from camvid_viewer.export import (
 )
 from camvid_viewer.sources import MediaError, VideoSource, open_source
 from model.cli import float_argument
+from model.external_model import add_card_arguments
 
 _OPACITY = float_argument(minimum=0, maximum=1, expected="a number from 0 to 1")
 _FPS = float_argument(minimum=0, maximum=1000, above=True, expected="frames per second in (0, 1000]")
@@ -77,6 +78,7 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
                    help="an unreadable frame: stop with an error (default) or repeat the previous frame")
     e.add_argument("--temporal-smoothing", action="store_true", help="average class probabilities over consecutive frames")
+    add_card_arguments(e)  # an ONNX --model's card; a mapping scores (CSV, masks) in CamVid's classes
     e.set_defaults(func=cmd_export)
 
 
@@ -126,7 +128,8 @@ def _check_inputs(args) -> None:
 def _segmenter(args):
     from model.inference import Segmenter, note_precision
 
-    segmenter = Segmenter(args.model, backend=args.backend, device=args.device, precision=args.precision)
+    segmenter = Segmenter(args.model, backend=args.backend, device=args.device, precision=args.precision,
+                          card=args.card, mapping=args.mapping)
     note_precision(segmenter)
     if args.temporal_smoothing:
         segmenter = TemporalSmoother(segmenter)

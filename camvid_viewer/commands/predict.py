@@ -21,6 +21,8 @@ from camvid_viewer.export.video_writer import remove_stale_temps, temp_path_for
 from camvid_viewer.rendering import colourise
 from camvid_viewer.sources import FrameSource, MediaError, open_source
 from camvid_viewer.sources.truth import find_annotations
+from model.class_mapping import scored_labels
+from model.external_model import add_card_arguments
 from model.outputs import OutputLock, check_outputs
 
 #: What an unreadable frame does: end the run, reuse the previous frame's prediction, or leave it out.
@@ -40,6 +42,7 @@ def add_predict_command(sub) -> None:
     p.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop",
                    help="an unreadable frame: stop with an error (default), repeat the previous frame's "
                         "prediction under its name, or skip it")
+    add_card_arguments(p)  # with a mapping, labels/ holds the mapped (CamVid) values, colour/ the model's own classes
     p.set_defaults(func=_cmd_predict)
 
 
@@ -47,7 +50,7 @@ def _cmd_predict(args) -> int:
     bad: list[str] = []
     n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device,
                           precision=args.precision, overwrite=args.overwrite, on_bad_frame=args.on_bad_frame,
-                          bad_frames=bad)
+                          bad_frames=bad, card=args.card, mapping=args.mapping)
     note = ""
     if bad:
         done = "repeated" if args.on_bad_frame == "repeat" else "skipped"
@@ -58,7 +61,7 @@ def _cmd_predict(args) -> int:
 
 def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", precision="auto",
                       overwrite=False, on_bad_frame: str = "stop", bad_frames: list[str] | None = None,
-                      segmenter=None, on_labels=None) -> int:
+                      segmenter=None, on_labels=None, card=None, mapping=None) -> int:
     """Segment every frame into ``out/labels/<name>.png`` and ``out/colour/<name>.png``.
 
     Checked before any work: ``out`` may not be, hold or lie inside the input, its annotations or
@@ -67,6 +70,8 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
     second run into the same folder is refused. ``bad_frames`` collects the names of unreadable frames.
     ``segmenter``: an already loaded model (a batch worker's), used instead of loading ``model``;
     ``on_labels(index, labels)`` sees each frame's labels as they are written (a batch scores them).
+    ``card``, ``mapping``: an ONNX model's card and a class mapping; with a mapping the label PNGs
+    (and ``on_labels``) are in the mapping's classes, so ``eval --predictions`` scores them.
     """
     from model.cli import UserError
     from model.inference import Segmenter, default_model_path, note_precision
@@ -82,7 +87,7 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
     with source:
         annotations = find_annotations(source) if not source.is_live else None
         model_path = segmenter.path if segmenter is not None else model or default_model_path()
-        check_outputs(inputs={"input": source_path, "annotations": annotations, "--model": model_path},
+        check_outputs(inputs={"input": source_path, "annotations": annotations, "--model": model_path, "--card": card},
                       outputs={"-o": out})
         if out.exists() and not overwrite:
             raise UserError(f"{out}: already exists (pass --overwrite to replace it)")
@@ -90,7 +95,7 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
             raise UserError(f"{out}: is a file; the output is a folder (labels/ and colour/ inside)")
         with OutputLock(out):
             if segmenter is None:
-                segmenter = Segmenter(model, backend=backend, device=device, precision=precision)
+                segmenter = Segmenter(model, backend=backend, device=device, precision=precision, card=card, mapping=mapping)
                 note_precision(segmenter)
             return _write_predictions(source, segmenter, out, frames=_readable_frames(source, on_bad_frame, bad),
                                       on_labels=on_labels)
@@ -107,12 +112,12 @@ def _write_predictions(source: FrameSource, segmenter, out: Path, *, frames, on_
     try:
         frames = tqdm(frames, total=source.frame_count, unit="frame", file=sys.stderr, disable=not sys.stderr.isatty())
         for index, prediction in segmenter.segment_stream(frames):  # frames overlap on the model's lanes
-            labels = prediction.labels
+            labels, scored = prediction.labels, scored_labels(segmenter, prediction.labels)
             name = source.frame_name(index)
-            _write_png(tmp / "labels" / f"{name}.png", labels)
+            _write_png(tmp / "labels" / f"{name}.png", scored)
             _write_png(tmp / "colour" / f"{name}.png", colourise(labels, palette_bgr=segmenter.palette_bgr))
             if on_labels is not None:
-                on_labels(index, labels)
+                on_labels(index, scored)
             count += 1
         if count == 0:
             raise MediaError(f"{source.path}: no frame could be read; nothing written")

@@ -55,8 +55,10 @@ from camvid_viewer.export.plan import check_targets, locked_output
 from camvid_viewer.export.stages import END, StagedJob
 from camvid_viewer.export.video_writer import VideoWriter, temp_path_for
 from camvid_viewer.rendering import draw_metrics_text, render_view
+from camvid_viewer.rendering.mapped import labels_for_view
 from camvid_viewer.sources import FrameSource, MediaError, VideoSource, open_source
 from camvid_viewer.sources.truth import TruthIndex, find_annotations
+from model.class_mapping import scored_classes, scored_labels
 from model.classes import label_set_of
 from model.inference import run_now
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
@@ -153,8 +155,11 @@ class _ExportJob(StagedJob):
         classes = label_set_of(self.segmenter, self.truth)  # the model's; the truth's if its card names none
         if classes is None:
             raise ExportError(f"{getattr(self.segmenter, 'name', 'the model')}: the model names no classes (no label set)")
+        self.classes = classes
         self.class_names, self.palette, self.void_index = classes.names, classes.palette_bgr, classes.void_index
-        self.cm = ConfusionMatrix(len(self.class_names), ignore_index=self.void_index, class_names=self.class_names)
+        # Scored (matrix, CSV, burned-in figures) in a mapping's classes when the model has one:
+        self.scored = scored_classes(self.segmenter, self.truth) or classes
+        self.cm = ConfusionMatrix(self.scored.count, ignore_index=self.scored.void_index, class_names=self.scored.names)
         self.compared = compared_frames(self.segmenter, self.truth)  # A | B panels when it is a pair of models
 
     def _truth_index(self) -> TruthIndex | None:
@@ -306,13 +311,15 @@ class _ExportJob(StagedJob):
                 done += 1
             else:
                 truth = self._truth(item.index)
+                drawn, classes, hidden = labels_for_view(opt.view, self.segmenter, item.labels, self.classes, hidden=opt.hidden)
                 image = render_view(
-                    opt.view, item.frame, item.labels, truth, palette_bgr=self.palette, opacity=opt.opacity,
-                    hidden=opt.hidden, legend=opt.legend, class_names=self.class_names, void_index=self.void_index,
+                    opt.view, item.frame, drawn, truth, palette_bgr=classes.palette_bgr, opacity=opt.opacity,
+                    hidden=hidden, legend=opt.legend, class_names=classes.names, void_index=classes.void_index,
                 )
                 scores = None
                 if truth is not None:
-                    scores = scores_from_matrix(self.cm.update(item.labels, truth), self.class_names, self.void_index)
+                    scored = scored_labels(self.segmenter, item.labels)
+                    scores = scores_from_matrix(self.cm.update(scored, truth), self.scored.names, self.scored.void_index)
                     if opt.metrics_text:
                         image = draw_metrics_text(image, mean_iou=scores.mean_iou, pixel_accuracy=scores.pixel_accuracy)
                 if self.compared is not None:
@@ -322,7 +329,7 @@ class _ExportJob(StagedJob):
                     self.writer.write(image)
                 pending, last_image = 0, image
                 if opt.masks_dir is not None:
-                    self._write_mask(item.index, item.labels)
+                    self._write_mask(item.index, scored_labels(self.segmenter, item.labels))  # as predict writes them
                 done += 1
             if self.progress is not None:
                 elapsed = time.monotonic() - self.t0
@@ -346,7 +353,7 @@ class _ExportJob(StagedJob):
             raise ExportError(f"{self.options.masks_dir}: cannot write {path.name}")
 
     def _row(self, index: int, scores: SegmentationScores | None, *, bad: bool = False) -> list:
-        cells = score_cells(scores, self.void_index, len(self.class_names))
+        cells = score_cells(scores, self.scored.void_index, self.scored.count)
         return [index, self.source.frame_name(index), int(scores is not None), int(bad), *cells]
 
     # -- commit or roll back
@@ -359,7 +366,7 @@ class _ExportJob(StagedJob):
         if opt.metrics_csv is not None:
             csv_temp = temp_path_for(opt.metrics_csv, suffix=".csv")
             self.temps.append(csv_temp)
-            write_metrics_csv(csv_temp, self.rows, class_names=self.class_names, void_index=self.void_index,
+            write_metrics_csv(csv_temp, self.rows, class_names=self.scored.names, void_index=self.scored.void_index,
                               scores=scores, labelled=labelled, bad=len(self.bad_frames))
         writer = self.writer
         output = writer.close()  # the video is in place; the side files follow

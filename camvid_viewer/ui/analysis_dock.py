@@ -227,7 +227,7 @@ class AnalysisDock(QDockWidget):
         self.status.setText("Evaluating...")
         key = self._smoothing_key()
         call = BackgroundCall(analysis.evaluate_path, str(s.source.path), s.truth, self.evaluation_model(),
-                              label_set=s.label_set, cache_dir=self.cache_dir)
+                              label_set=s.scored_set, cache_dir=self.cache_dir)
         call.progress.connect(self._progressed)
         call.done.connect(lambda ev, k=key, source=s.source: self._evaluated(ev, k, source))
         call.failed.connect(lambda text: self.status.setText(f"Evaluation failed: {text}"))
@@ -272,7 +272,7 @@ class AnalysisDock(QDockWidget):
         if not has:
             self.pooled.show_scores(None, None)
             self.mean.show_scores(None, None)
-            classes = self.session.label_set
+            classes = self.session.scored_set
             self.confusion.set_matrix(None, class_names=classes.names, ignore_index=classes.void_index)
             return
         pooled, mean = analysis.pooled_scores(evaluation), analysis.mean_of_frames(evaluation)
@@ -308,7 +308,7 @@ class AnalysisDock(QDockWidget):
 
     def _offer_classes(self) -> None:
         """The class pickers list the session's classes before any evaluation exists."""
-        choices = label_choices(self.session.label_set)
+        choices = label_choices(self.session.scored_set)
         if choices:
             for view in (self.timeline, self.worst):
                 view.offer_classes(choices)

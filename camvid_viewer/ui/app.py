@@ -47,9 +47,12 @@ def run_gui(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    model_args, argv = _model_options(argv)
+    if model_args is None:
+        return 2
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
-        print(f"camvid-viewer: expected at most one PATH to open, got {' '.join(argv)}; see python main.py --help",
-              file=sys.stderr)
+        print(f"camvid-viewer: expected at most one PATH to open (and --model FILE, --card FILE, --mapping NAME|FILE), "
+              f"got {' '.join(argv)}; see python main.py --help", file=sys.stderr)
         return 2
 
     from PyQt6.QtWidgets import QApplication
@@ -59,8 +62,27 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("camvid-viewer")
     app.setApplicationName("CamVid viewer")
-    window = MainWindow()
+    window = MainWindow(load_model=False)
+    window.session.card_choice = (model_args.model, model_args.card) if model_args.card else None
+    window.session.mapping_choice = model_args.mapping
+    window.load_model(model_args.model)
     window.show()
     if argv:
         window.open_path(argv[0])
     return app.exec()
+
+
+def _model_options(argv: list[str]):
+    """``--model FILE``, ``--card FILE``, ``--mapping NAME|FILE`` out of ``argv``: (options, the rest),
+    or (None, argv) after printing one line for a missing value."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    for option in ("--model", "--card", "--mapping"):
+        parser.add_argument(option)
+    try:
+        options, rest = parser.parse_known_args(argv)
+    except SystemExit:
+        print("camvid-viewer: --model, --card and --mapping each take a value; see python main.py --help", file=sys.stderr)
+        return None, argv
+    return options, rest

@@ -46,7 +46,7 @@ from camvid_viewer.export.dialog_backend import (
     run_export,
     window_wording,
 )
-from camvid_viewer.loaders import load_segmenter
+from camvid_viewer.loaders import load_segmenter, model_files
 from camvid_viewer.messages import one_line
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.form_widgets import button, choices, row, titled_group
@@ -80,7 +80,7 @@ class ExportDialog(QDialog):
         self.session = session
         self._make_segmenter = segmenter_factory or functools.partial(
             load_segmenter, session.model_path, device=session.device_choice, backend=session.backend_choice,
-            precision=session.precision_choice)
+            precision=session.precision_choice, **model_files(session, session.model_path))  # card, mapping as chosen
         self._call: BackgroundCall | None = None
         self._job_done = threading.Event()
         self._job_done.set()

@@ -43,7 +43,9 @@ class FileDialogs:
             self.set_annotations(path)
 
     def open_model_dialog(self) -> None:
-        if path := self._ask_path("model", "Open model checkpoint", filter="Checkpoints (*.safetensors);;All files (*)"):
+        if path := self._ask_path("model", "Open model", filter="Models (*.safetensors *.onnx);;Checkpoints (*.safetensors);;"
+                                  "ONNX models with a .json card (*.onnx);;All files (*)"):
+            self.session.mapping_choice = None  # another model: its own default mapping
             self.load_model(path)
 
     def save_view_dialog(self) -> None:

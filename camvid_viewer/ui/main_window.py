@@ -137,6 +137,10 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             # metrics table keeps its height; the timeline stays a short strip under the canvas.
             self.tabifyDockWidget(self.legend_dock, dock)
             self.legend_dock.raise_()
+        if optional_module("camvid_viewer.ui.mapping_menu"):  # Model > Class mapping, the status bar's mapping
+            from camvid_viewer.ui.mapping_menu import install_mapping_menu
+
+            self.mapping = install_mapping_menu(self)
         if optional_module("camvid_viewer.ui.compare_controls"):
             from camvid_viewer.ui.compare_controls import install_comparison
 
@@ -293,6 +297,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
     # -- the rendered view ------------------------------------------------------------------
     def _render(self) -> None:
         from camvid_viewer.rendering import render_view
+        from camvid_viewer.rendering.mapped import labels_for_view
 
         s, result = self.session, self.session.result
         if result is None:
@@ -303,11 +308,12 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             self.canvas.set_image(result.frame)
             return
         try:
-            classes = s.label_set  # the model's (the truth's without one)
+            # the model's classes (the truth's without one); a mapped model's in the truth's where set against it
+            labels, classes, hidden = labels_for_view(s.view, s.model, result.labels, s.label_set, hidden=s.hidden)
             image = self.comparison.render(result) if self.comparison is not None else None  # A | B, difference
             if image is None:
-                image = render_view(s.view, result.frame, result.labels, result.truth, palette_bgr=classes.palette_bgr,
-                                    opacity=s.opacity, hidden=s.hidden, legend=s.legend, class_names=classes.names,
+                image = render_view(s.view, result.frame, labels, result.truth, palette_bgr=classes.palette_bgr,
+                                    opacity=s.opacity, hidden=hidden, legend=s.legend, class_names=classes.names,
                                     void_index=classes.void_index)
         except Exception as exc:  # noqa: BLE001 - a rendering problem must not take the window down
             self.report(f"frame {result.index}: cannot draw the {s.view} view ({exc})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["ModelControls"]
 
-from camvid_viewer.loaders import load_segmenter
+from camvid_viewer.loaders import load_segmenter, model_files
 from camvid_viewer.ui.status import runtime_text
 
 
@@ -33,7 +33,7 @@ class ModelControls:
                   "precision": precision or s.precision_choice}
         self.statusBar().showMessage("Loading model...")
         self._model_request = request = self._model_request + 1
-        self._background(load_segmenter, path, **choice,
+        self._background(load_segmenter, path, **choice, **model_files(s, path),
                          done=lambda model: self._model_ready(model, path, request=request, **choice),
                          failed=lambda text: self._model_failed(text, request=request))
 

@@ -25,6 +25,7 @@ from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.canvas import bgr_to_qimage, fit_rect
 from camvid_viewer.ui.throttle import DisplayRefresh
+from model.class_mapping import scored_labels
 
 
 class _ImageView(QWidget):
@@ -108,8 +109,8 @@ class PixelAnalysisView(QWidget):
                 self.readout.setText("No truth for this frame: the error view needs an annotation")
                 self.view.set_image(result.frame)
                 return
-            classes = self.session.label_set
-            self.view.set_image(error_split(result.frame, result.labels, result.truth, palette_bgr=classes.palette_bgr,
+            labels, classes = scored_labels(self.session.model, result.labels), self.session.scored_set  # as scored
+            self.view.set_image(error_split(result.frame, labels, result.truth, palette_bgr=classes.palette_bgr,
                                             void_index=classes.void_index))
             return
         if self._confidence_for != id(result):
@@ -146,7 +147,7 @@ class PixelAnalysisView(QWidget):
         if self.mode == "error" and x >= w + 4:
             x -= w + 4  # right half of the split shows the same pixels
         confidence = self.confidence if self._confidence_for == id(result) else None
-        classes = self.session.label_set
-        text = hover_readout(x, y, result.labels, result.truth, confidence, classes.names, void_index=classes.void_index)
+        labels, classes = scored_labels(self.session.model, result.labels), self.session.scored_set  # named as scored
+        text = hover_readout(x, y, labels, result.truth, confidence, classes.names, void_index=classes.void_index)
         if text:
             self.readout.setText(text)

@@ -62,6 +62,8 @@ class EditActions:
             self.tools[name] = act(text, lambda _c=False, n=name: editor.set_tool(n), key, checkable=True)
             group.addAction(self.tools[name])
         self.classes = [act(f"Class {(i + 1) % 10}", lambda i=i: editor.set_class(i), str((i + 1) % 10)) for i in range(10)]
+        for action, short in ((self.toggle, "Edit (E)"), (self.save, "Save"), (self.undo, "Undo"), (self.redo, "Redo")):
+            action.setIconText(short)  # the dock's buttons; the menu keeps the long names
         self.editing = [self.save, self.save_to, self.undo, self.redo, self.overlay, self.smaller, self.larger,
                         self.close_polygon, self.cancel, *self.tools.values(), *self.classes]
 
@@ -201,9 +203,10 @@ class EditMode(QObject):
         self._enable()
 
     def _result_shown(self, result) -> None:
-        second = getattr(getattr(result, "second", None), "labels", None)
-        if second is not None and result.labels is not None and second.shape == result.labels.shape:
-            self.disagreement[result.index] = disagreement_share(result.labels, second)
+        second = getattr(result, "second", None)  # model B's result while two models are compared
+        if (second is not None and result.labels is not None and second.labels.shape == result.labels.shape
+                and second.label_set.names == self.session.label_set.names):  # same classes: pixels comparable
+            self.disagreement[result.index] = disagreement_share(result.labels, second.labels)
         if self.edit is None or result.index != self.session.index:
             return
         if result.index != self.edit.index or not self.edit.dirty:
@@ -384,4 +387,5 @@ def install_editing(window) -> EditMode:
     editor.actions.build_menu(window.menuBar(), window.actions.menus["View"].menuAction())
     window.add_dock(editor.dock)
     editor.dock.hide()
+    editor.dock.visibilityChanged.connect(window._signals_wanted)  # its ranking needs the model's signals
     return editor

@@ -29,7 +29,8 @@ class PlaybackControls:
         self.pipeline.low_confidence = self.session.low_confidence
 
     def wants_signals(self) -> bool:
-        docks = [self.metrics_dock, getattr(getattr(self, "analysis_dock", None), "timeline_dock", None)]
+        docks = [self.metrics_dock, getattr(getattr(self, "analysis_dock", None), "timeline_dock", None),
+                 getattr(getattr(self, "editor", None), "dock", None)]  # frames worth correcting
         return any(dock is not None and not dock.isHidden() for dock in docks)
 
     def restart(self) -> None:

@@ -107,6 +107,8 @@ def test_edit_seek_asks_cancel_keeps_discard_drops_save_writes_and_scores(qtbot,
     qtbot.waitUntil(lambda: editor.edit.index == 2, timeout=WAIT_MS)
     assert np.array_equal(editor.edit.labels, s.result.labels) and not editor.dirty
     assert not (dashcam.parent / "driveannot").exists()
+    # Frames worth correcting: frames 0 and 2 are one moment (within 5 frames): listed once.
+    assert set(s.signals) == {0, 2} and len(editor.dock.worth_frames()) == 1
 
     # Edit frame 2 with the other tools, then save (no question: a new annotation folder beside the video).
     editor.set_tool("fill")
@@ -129,6 +131,7 @@ def test_edit_seek_asks_cancel_keeps_discard_drops_save_writes_and_scores(qtbot,
     target = dashcam.parent / "driveannot" / "000002.png"
     assert len(asked) == 4 and np.array_equal(read_label(target), edited) and not editor.dirty
     assert window.playback_bar.slider.labelled == [2]  # the slider marks it at once
+    assert editor.dock.worth_frames() == []  # its moment is labelled now
     qtbot.waitUntil(lambda: s.result.index == 2 and s.frame_scores is not None, timeout=WAIT_MS)
     expected = ConfusionMatrix(12, ignore_index=VOID_INDEX)
     expected.update(s.result.labels, edited)

@@ -372,12 +372,12 @@ def attach_external(segmenter, path: Path, *, card: str | Path | None, device: s
     if segmenter.working_height == 0:  # the graph's own fixed size
         segmenter.working_height = segmenter._runner.fixed_size[0]
     segmenter.card_notes = checked.notes
-    for note in checked.notes:
-        print(f"camvid-viewer: {note}", file=sys.stderr)
     if mapping is not None:
         use_mapping(segmenter, mapping)
     else:
         use_mapping(segmenter, checked.mapping, base=checked.path.parent)
+    for note in checked.notes:  # once the model is usable: a failure stays one line
+        print(f"camvid-viewer: {note}", file=sys.stderr)
 
 
 def add_card_arguments(parser) -> None:

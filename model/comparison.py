@@ -1,10 +1,10 @@
 """Scoring two models on the same frames: ``eval --model A --compare B``.
 
-Both models run on each decoded frame (a :class:`~model.pair.SegmenterPair`); each is scored in
-its own classes exactly as ``eval`` scores it alone (one pooled confusion matrix each), so the
-``a`` and ``b`` blocks equal two separate ``eval --json`` runs. The difference is B - A, per class
-by class name (a class only one model has has no difference), and the frames where the two
-models' frame mIoU differ most show where to look.
+Each model is scored by ``eval``'s own code (``evaluate_matrix``: its classes or its mapping's,
+one pooled confusion matrix, the per-drive scores) on the same frames, so the ``a`` and ``b``
+blocks equal two separate ``eval --json`` runs; each model uses all its lanes in turn. The
+difference is B - A, per class by class name (a class only one model has has no difference),
+and the frames where the two models' frame mIoU differ most show where to look.
 """
 
 from __future__ import annotations
@@ -13,16 +13,9 @@ __all__ = ["compare_folder", "score_difference", "format_comparison", "FRAMES_LI
 
 from pathlib import Path
 
-from model.evaluation import (
-    FolderEvaluation,
-    _check_size,
-    _Classes,
-    _matrix,
-    _pairs_with_truth,
-    _progress,
-    _read_labels,
-)
-from model.metrics import scores_from_matrix
+from model.class_mapping import scored_classes
+from model.evaluation import evaluate_matrix
+from model.metrics import ConfusionMatrix, scores_from_matrix
 
 FRAMES_LISTED = 10  # frames named in "frames_differing_most"
 
@@ -38,48 +31,74 @@ def compare_folder(
     device: str = "auto",
     precision: str = "auto",
     progress: bool = True,
+    card: str | Path | None = None,
+    mapping: str | Path | None = None,
     segmenters: tuple | None = None,
 ) -> dict:
     """The ``eval --compare --json`` object: ``a``, ``b`` (each ``eval --json``), ``difference``
     (B - A) and ``frames_differing_most`` (largest ``|B - A|`` frame mIoU first; frames where the
-    two are equal are not listed). ``segmenters`` (A, B, already loaded) replace the paths."""
-    from model.pair import SegmenterPair
+    two are equal are not listed).
 
+    ``card`` and ``mapping`` are model A's (as for ``eval``); B is opened with what lies beside it.
+    ``segmenters`` (A, B, already loaded) replace the paths.
+    """
     if segmenters is None:
         from model.inference import Segmenter, note_precision
 
-        segmenters = tuple(Segmenter(path, backend=backend, device=device, precision=precision) for path in (model, compare))
+        options = {"backend": backend, "device": device, "precision": precision}
+        segmenters = (Segmenter(model, card=card, mapping=mapping, **options), Segmenter(compare, **options))
         for segmenter in segmenters:
             note_precision(segmenter)
-    first, second = segmenters
-    pairs, without_truth = _pairs_with_truth(images, annotations)
-    classes = [_Classes(s.path, s.label_set) for s in segmenters]
-    matrices = [_matrix(c, include_void) for c in classes]
-    frames: list[dict] = []
-
-    def truth_and_frames():
-        from model.data import read_image
-
-        for image_path, truth_path in _progress(pairs, progress, "comparing"):
-            frame = read_image(image_path)
-            truth = _read_labels(truth_path, classes[0], "truth")
-            _read_labels(truth_path, classes[1], "truth")  # B's classes must cover the truth too
-            _check_size(image_path, frame[..., 0], truth_path, truth)
-            yield (image_path.stem, truth), frame
-
-    for (name, truth), prediction in SegmenterPair(first, second).segment_stream(truth_and_frames()):
-        scores = [scores_from_matrix(cm.update(p.labels, truth), cm.class_names, cm.ignore_index)
-                  for cm, p in zip(matrices, (prediction, prediction.second), strict=True)]
-        frames.append(_frame_entry(name, *scores))
-    a, b = (FolderEvaluation(matrix=cm, frames=len(pairs), frames_without_truth=without_truth).to_json() for cm in matrices)
-    a["model"], b["model"] = str(first.name), str(second.name)
+    results, per_frame = [], []
+    for segmenter in segmenters:  # each exactly as eval scores it alone (mapping, drives and all)
+        recorder = _FrameRecorder(segmenter, include_void)
+        evaluation = evaluate_matrix(images=images, annotations=annotations, include_void=include_void,
+                                     progress=progress, segmenter=recorder)
+        result = evaluation.to_json()
+        result["model"] = str(getattr(segmenter, "name", segmenter.path))
+        results.append(result)
+        per_frame.append(recorder.mean_iou)
+    a, b = results
+    frames = [_frame_entry(name, per_frame[0].get(name), per_frame[1].get(name)) for name in per_frame[0]]
     ranked = sorted((f for f in frames if f["difference"]), key=lambda f: -abs(f["difference"]))
     return {"a": a, "b": b, "difference": score_difference(a, b), "frames_differing_most": ranked[:FRAMES_LISTED]}
 
 
-def _frame_entry(name: str, a, b) -> dict:
-    diff = None if a.mean_iou is None or b.mean_iou is None else b.mean_iou - a.mean_iou
-    return {"frame": name, "mean_iou_a": a.mean_iou, "mean_iou_b": b.mean_iou, "difference": diff}
+class _FrameRecorder:
+    """A segmenter as ``evaluate_matrix`` drives it, noting each frame's mIoU on the way.
+
+    ``evaluate_matrix`` streams ``((image path, truth), frame)`` and maps the labels it gets back
+    into its scored classes before it asks for the next frame, so a frame's labels are read
+    (scored) when the next one is asked for, or at the end.
+    """
+
+    def __init__(self, segmenter, include_void: bool) -> None:
+        self.segmenter, self.include_void = segmenter, include_void
+        self.mean_iou: dict[str, float | None] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.segmenter, name)  # path, card, label_set, mapping, name...
+
+    def segment_stream(self, items):
+        last = None
+        for key, prediction in self.segmenter.segment_stream(items):
+            self._note(last)
+            last = (key, prediction)
+            yield key, prediction
+        self._note(last)
+
+    def _note(self, entry) -> None:
+        if entry is None:
+            return
+        (image_path, truth), prediction = entry
+        classes = scored_classes(self.segmenter)
+        ignore = None if self.include_void else classes.void_index
+        matrix = ConfusionMatrix(classes.count, ignore_index=ignore, class_names=classes.names).matrix_of(prediction.labels, truth)
+        self.mean_iou[Path(image_path).stem] = scores_from_matrix(matrix, classes.names, ignore).mean_iou
+
+
+def _frame_entry(name: str, a: float | None, b: float | None) -> dict:
+    return {"frame": name, "mean_iou_a": a, "mean_iou_b": b, "difference": _minus(b, a)}
 
 
 def _minus(b: float | None, a: float | None) -> float | None:

@@ -305,6 +305,7 @@ def _cmd_eval_compare(args) -> int:
     result = compare_folder(
         images=args.images, annotations=args.annotations, model=args.model, compare=args.compare,
         include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
+        card=args.card, mapping=args.mapping,
     )
     print(json.dumps(result) if args.json else format_comparison(result))
     return 0

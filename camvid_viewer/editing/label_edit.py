@@ -119,6 +119,10 @@ class LabelEdit:
             self._superpixels = superpixels(self.frame)
         return self._superpixels
 
+    @property
+    def has_superpixels(self) -> bool:
+        return self._superpixels is not None
+
     def set_superpixels(self, regions: np.ndarray) -> None:
         """Superpixels computed elsewhere (the window computes them off the GUI thread)."""
         if regions.shape != self.shape:

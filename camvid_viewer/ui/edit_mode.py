@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from camvid_viewer.editing import LabelEdit
 from camvid_viewer.editing.label_edit import FILL_MODES
 from camvid_viewer.editing.saving import SaveError, label_target, truth_with, write_label_png
+from camvid_viewer.editing.superpixels import superpixels
 from camvid_viewer.editing.worth_correcting import disagreement_share
 from camvid_viewer.messages import display_path
 from camvid_viewer.ui.edit_dock import EditDock
@@ -201,6 +202,16 @@ class EditMode(QObject):
         self._coloured = (s.hidden, s.label_set)
         self._display_changed()
         self._enable()
+        self._prefetch_superpixels(self.edit)
+
+    def _prefetch_superpixels(self, edit: LabelEdit) -> None:
+        """SLIC takes a second or more on a busy CPU: computed off the GUI thread as the frame opens
+        (a fill clicked before it is done computes them itself)."""
+        def ready(regions) -> None:
+            if self.edit is edit and not edit.has_superpixels:
+                edit.set_superpixels(regions)
+
+        self.window._background(superpixels, edit.frame, done=ready, failed=lambda _m: None)
 
     def _result_shown(self, result) -> None:
         second = getattr(result, "second", None)  # model B's result while two models are compared

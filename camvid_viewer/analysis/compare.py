@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from camvid_viewer.session import Event
+from model.class_mapping import scored_classes, scored_labels
 from model.classes import LabelSet, label_set_of
 from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
@@ -28,9 +29,11 @@ COMPARE_VIEWS = ("a-b", "difference")
 class SecondResult:
     """Model B on one frame (the same decoded frame A ran on)."""
 
-    labels: np.ndarray  # HxW uint8, in B's classes
+    labels: np.ndarray  # HxW uint8, in B's classes (drawn in B's colours)
     label_set: LabelSet  # B's classes (its card's; the truth's when it names none)
-    frame_matrix: np.ndarray | None = None  # B's confusion matrix of this frame, when it has truth
+    scored: np.ndarray  # the labels in the classes B is scored in (its class mapping's, else its own)
+    scored_set: LabelSet  # those classes
+    frame_matrix: np.ndarray | None = None  # B's confusion matrix of this frame (scored classes), when it has truth
 
 
 def second_model_result(prediction, model, truth_labels: np.ndarray | None) -> SecondResult | None:
@@ -40,11 +43,14 @@ def second_model_result(prediction, model, truth_labels: np.ndarray | None) -> S
     if second is None:
         return None
     b_model = getattr(model, "second", None)
-    classes = label_set_of(b_model, getattr(model, "first", model))
+    a_model = getattr(model, "first", model)
+    classes = label_set_of(b_model, a_model)
+    scored_set = scored_classes(b_model) or classes
+    scored = scored_labels(b_model, second.labels)
     matrix = None
-    if truth_labels is not None and classes is not None:
-        matrix = _matrix(classes).matrix_of(second.labels, truth_labels)
-    return SecondResult(labels=second.labels, label_set=classes, frame_matrix=matrix)
+    if truth_labels is not None and scored_set is not None:
+        matrix = _matrix(scored_set).matrix_of(scored, truth_labels)
+    return SecondResult(labels=second.labels, label_set=classes, scored=scored, scored_set=scored_set, frame_matrix=matrix)
 
 
 def _matrix(classes: LabelSet) -> ConfusionMatrix:
@@ -130,10 +136,10 @@ class ComparisonState:
             self.reset()  # the session's running figures were reset: start again with them
         if second is None or second.frame_matrix is None or result.index in self.frames:
             return
-        if result.index not in session.scored_indices or second.label_set is None:
+        if result.index not in session.scored_indices or second.scored_set is None:
             return
         if self.running is None or self.running.matrix.shape != second.frame_matrix.shape:
-            self.running = _matrix(second.label_set)
+            self.running = _matrix(second.scored_set)
         self.running.add_matrix(second.frame_matrix)
         a = session.frame_scores
         b = self.frame_scores(result)
@@ -146,7 +152,7 @@ class ComparisonState:
         second = getattr(result, "second", None)
         if second is None or second.frame_matrix is None:
             return None
-        c = second.label_set
+        c = second.scored_set
         return scores_from_matrix(second.frame_matrix, c.names, c.void_index)
 
     @property

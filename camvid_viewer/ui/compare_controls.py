@@ -19,6 +19,7 @@ from camvid_viewer.rendering import render_view
 from camvid_viewer.rendering.compare_views import a_b_view, difference_view
 from camvid_viewer.ui.compare_dock import CompareDock
 from camvid_viewer.ui.compare_timeline import CompareTimelineDock
+from model.class_mapping import scored_labels
 from model.pair import SegmenterPair, first_of
 
 VIEW_TITLES = {"a-b": "Compare: &A | B", "difference": "Compare: &difference (where A and B differ)"}
@@ -162,7 +163,8 @@ class WindowComparison(QObject):
         s = self.session
         a, b = s.label_set, second.label_set
         if self.state.view == "difference":
-            return difference_view(result.frame, result.labels, second.labels, result.truth, void_index=a.void_index)
+            first = scored_labels(first_of(s.model), result.labels)  # both in the classes they are scored in
+            return difference_view(result.frame, first, second.scored, result.truth, void_index=second.scored_set.void_index)
         view = s.view
         hidden_b = s.hidden if b.names == a.names else frozenset()
         left = render_view(view, result.frame, result.labels, result.truth, palette_bgr=a.palette_bgr, opacity=s.opacity,

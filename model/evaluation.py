@@ -14,6 +14,7 @@ from model.class_mapping import scored_classes, scored_labels
 from model.classes import CAMVID, LabelSet
 from model.data import DataError, list_images, read_image, read_label
 from model.drives import drive_of, drive_relations
+from model.external_model import external_scored_classes, is_external_model
 from model.metrics import ConfusionMatrix
 
 
@@ -120,7 +121,7 @@ def evaluate_matrix(
     """
     pairs, without_truth = _pairs_with_truth(images, annotations)
     if predictions is not None:
-        classes = _card_classes(model)
+        classes = _card_classes(model, card=card, mapping=mapping)
         cm = _matrix(classes, include_void)
         by_drive = DriveTally(lambda: _matrix(classes, include_void), _card_of(model))
         saved = {p.stem: p for p in list_images(predictions)}
@@ -189,16 +190,18 @@ def _pairs_with_truth(images, annotations) -> tuple[list[tuple[Path, Path]], int
 
 
 def _card_of(model) -> dict:
-    if model is None:
+    if model is None or is_external_model(model):  # an ONNX model's card names no training drives
         return {}
     from model.checkpoint import read_card
 
     return read_card(model)
 
 
-def _card_classes(model) -> _Classes:
+def _card_classes(model, *, card=None, mapping=None) -> _Classes:
     if model is None:
         return _Classes("CamVid", CAMVID)
+    if is_external_model(model):  # saved labels of an ONNX model: in its mapping's classes, as predict writes them
+        return _Classes(model, external_scored_classes(model, card, mapping))
     from model.checkpoint import read_card
 
     return _Classes(model, LabelSet.from_card(read_card(model)))

@@ -22,7 +22,7 @@ on parallel lanes as our own ONNX backend does.
 
 from __future__ import annotations
 
-__all__ = ["CARD_KEYS", "ExternalCard", "add_card_arguments", "travelling_card", "ExternalOnnxRunner", "ModelCardError", "attach_external", "card_path_for",
+__all__ = ["CARD_KEYS", "ExternalCard", "add_card_arguments", "external_scored_classes", "travelling_card", "ExternalOnnxRunner", "ModelCardError", "attach_external", "card_path_for",
            "generated_palette", "is_external_model", "read_external_card"]
 
 import colorsys
@@ -416,3 +416,17 @@ def travelling_card(model_path: str | Path, card: str | Path | None, mapping: st
     resolved = resolve_mapping(mapping, classes, base=base)
     out["mapping"], out["mapping_text"] = None, resolved.path.read_text(encoding="utf-8")
     return out
+
+
+def external_scored_classes(model_path: str | Path, card: str | Path | None = None, mapping=None) -> LabelSet:
+    """The classes an ONNX model's saved labels are scored in, without loading the graph: its
+    mapping's target (``mapping``, else the card's), else its own classes. ``predict`` writes
+    label PNGs in these classes, so ``eval --predictions`` reads them back the same way."""
+    from model.class_mapping import resolve_mapping
+
+    checked = read_external_card(model_path, card)
+    if mapping is None:
+        resolved = resolve_mapping(checked.mapping, checked.label_set, base=checked.path.parent)
+    else:
+        resolved = resolve_mapping(mapping, checked.label_set)
+    return resolved.target if resolved is not None else checked.label_set

@@ -192,6 +192,9 @@ def test_export_csv_and_predict_pngs_are_in_the_mapped_classes(onnx_model, frame
                  "--predictions", str(masks), "--json"]) == 0  # the masks are CamVid values: eval scores them as such
     from_masks = json.loads(capsys.readouterr().out)
     assert main(["eval", "--images", str(frames_dir / "val"), "--annotations", str(frames_dir / "valannot"),
+                 "--predictions", str(masks), "--model", str(onnx_model), "--json"]) == 0  # read in the model's mapped classes
+    assert json.loads(capsys.readouterr().out)["per_class"] == from_masks["per_class"]
+    assert main(["eval", "--images", str(frames_dir / "val"), "--annotations", str(frames_dir / "valannot"),
                  "--model", str(onnx_model), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["mean_iou"] == pytest.approx(from_masks["mean_iou"], abs=1e-12)
     out = tmp_path / "pred"

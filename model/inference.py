@@ -91,6 +91,8 @@ class Segmenter:
             return
         import torch
 
+        if card is not None:
+            raise CheckpointError(f"{card}: --card is for an ONNX model; {path.name} carries its own card")
         if checkpoint is None and not path.is_file():
             raise CheckpointError(f"{path}: the shipped model is missing (reinstall, or pass --model FILE)")
         ckpt = load_checkpoint(path)

@@ -60,8 +60,11 @@ def quantize_checkpoint(model: str | Path, *, data: str | Path, out: str | Path)
     """Calibrate ``model`` on ``data``, check int8 against fp32, write ``out``; the card's int8 entry."""
     from model.checkpoint import load_checkpoint, save_checkpoint
     from model.inference import Segmenter
+    from model.external_model import ModelCardError, is_external_model
     from model.quantize import calibrate, check_agreement, quantize_entry, stem_nodes
 
+    if is_external_model(model):
+        raise ModelCardError(f"{model}: quantize calibrates this project's checkpoints; an ONNX model runs as it is (fp32)")
     calib, check, calib_what, check_what = calibration_split(_labelled_pairs(Path(data)))
     fp32 = Segmenter(model, backend="onnx", device="cpu", precision="fp32")
     frames = [read_image(p) for p, _ in calib]

@@ -45,7 +45,9 @@ def test_compare_with_a_weaker_model_in_the_window(qtbot, tmp_path, camvid_root,
     open_and_wait(qtbot, window, folder)
     comparison = window.comparison
     assert not comparison.dock.isVisible() and not comparison.stop_action.isEnabled()
-    comparison.compare_with(str(weaker_checkpoint))
+    window.open_train_dialog()  # its "Compare with the current model" names the checkpoint to compare with
+    window._train_dialog.compare_chosen.emit(str(weaker_checkpoint))
+    window._train_dialog.close()
     qtbot.waitUntil(_compared_result(window, 0), timeout=WAIT_MS)
     s, result = window.session, window.session.result
     assert isinstance(s.model, SegmenterPair) and comparison.dock.isVisible()
@@ -120,3 +122,25 @@ def test_compare_with_a_weaker_model_in_the_window(qtbot, tmp_path, camvid_root,
     qtbot.waitUntil(lambda: s.result is not None and s.result.second is None and not window.pipeline.busy, timeout=WAIT_MS)
     assert not isinstance(s.model, SegmenterPair) and not comparison.dock.isVisible()
     assert window.canvas.image().width() == w
+
+
+def test_two_onnx_models_play_every_frame_on_their_lanes(qtbot, tmp_path, camvid_root, weaker_checkpoint):  # noqa: F811
+    folder = _copy_split(camvid_root, tmp_path, 3)
+    window = _make_window(qtbot, default_model_path(), backend="onnx", precision="fp32")
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, folder)
+    window.comparison.compare_with(str(weaker_checkpoint))
+    qtbot.waitUntil(_compared_result(window, 0), timeout=WAIT_MS * 2)
+    s = window.session
+    assert s.model.first.backend == s.model.second.backend == "onnx"
+    shown = {}
+    s.events.result.connect(lambda r: shown.__setitem__(r.index, r))
+    window.set_mode("every-frame")
+    window.set_speed(None)
+    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
+        window.play(start=0)
+    assert sorted(shown) == [0, 1, 2] and all(r.second is not None for r in shown.values())
+    assert sorted(window.comparison.state.frames) == [0, 1, 2]
+    # Each model's labels are its own, on the same frame: B's equal B run alone.
+    alone = s.model.second.segment(shown[2].frame).labels
+    assert np.array_equal(shown[2].second.labels, alone)

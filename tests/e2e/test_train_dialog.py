@@ -62,6 +62,10 @@ def test_one_epoch_run_then_use_this_model(qtbot, dialog, tmp_path):
     with qtbot.waitSignal(dialog.model_chosen, timeout=5000) as chosen:
         dialog.use_button.click()
     assert chosen.args == [str(out)]
+    assert dialog.compare_button.isEnabled()  # the other way to use it: beside the window's model
+    with qtbot.waitSignal(dialog.compare_chosen, timeout=5000) as compared:
+        dialog.compare_button.click()
+    assert compared.args == [str(out)]
     model = load_checkpoint(chosen.args[0]).build()
     assert model is not None and load_checkpoint(chosen.args[0]).card["train_state"]["epoch"] == 1
 

@@ -380,10 +380,12 @@ def attach_external(segmenter, path: Path, *, card: str | Path | None, device: s
         print(f"camvid-viewer: {note}", file=sys.stderr)
 
 
-def add_card_arguments(parser) -> None:
-    """``--card`` and ``--mapping``, for every command that takes ``--model``."""
+def add_card_arguments(parser, *, mapping: bool = True) -> None:
+    """``--card`` and ``--mapping`` (for the commands that score), for every command that takes ``--model``."""
     parser.add_argument("--card", metavar="FILE",
                         help="an ONNX --model's JSON card (default: the .json beside the .onnx)")
+    if not mapping:
+        return
     parser.add_argument("--mapping", metavar="NAME|FILE",
                         help="score the model's classes as CamVid's through this class mapping (shipped: "
                              "cityscapes-to-camvid, identity; default: the ONNX card's 'mapping', else none; 'none': none)")

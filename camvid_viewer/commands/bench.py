@@ -38,7 +38,7 @@ def add_bench_command(sub) -> None:
     b.add_argument("--precision", action="append", choices=("fp32", "int8", "all"),
                    help="repeatable; default all (int8 on the ONNX backend when the model has a calibration)")
     b.add_argument("--json", action="store_true", help="one JSON object (a list for several runs)")
-    add_card_arguments(b)
+    add_card_arguments(b, mapping=False)  # bench scores nothing: a mapping would change nothing
     b.set_defaults(func=_cmd_bench)
 
 

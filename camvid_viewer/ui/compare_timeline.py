@@ -28,7 +28,7 @@ from camvid_viewer.analysis.compare import ComparisonState
 from camvid_viewer.session import ViewerSession
 from camvid_viewer.ui.compare_dock import format_difference
 from camvid_viewer.ui.throttle import DisplayRefresh
-from camvid_viewer.ui.timeline import nearest_index
+from camvid_viewer.ui.timeline import nearest_index, style_plot
 
 _A_PEN = pg.mkPen((40, 110, 220), width=2)
 _B_PEN = pg.mkPen((230, 130, 20), width=2)
@@ -57,13 +57,7 @@ class CompareTimelineDock(QDockWidget):
         self.diff_plot.setLabel("left", "B - A (points)")
         self.diff_plot.setLabel("bottom", "frame index")
         for plot in (self.score_plot, self.diff_plot):
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setMouseEnabled(x=True, y=False)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            plot.getAxis("left").setWidth(48)
-            plot.getAxis("left").enableAutoSIPrefix(False)
-            plot.addLegend(offset=(50, 1), labelTextColor=(30, 30, 30), colCount=2, brush=(255, 255, 255, 200))
+            style_plot(plot, legend_columns=2)
         self.a_curve = self.score_plot.plot([], [], pen=_A_PEN, name="A", symbol="o", symbolSize=4, symbolPen=None,
                                             symbolBrush=(40, 110, 220))
         self.b_curve = self.score_plot.plot([], [], pen=_B_PEN, name="B", symbol="o", symbolSize=4, symbolPen=None,

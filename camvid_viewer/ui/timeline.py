@@ -10,7 +10,7 @@ playhead repaints a line over cached pictures instead of redrawing every tick an
 
 from __future__ import annotations
 
-__all__ = ["MetricsTimeline", "nearest_index"]
+__all__ = ["MetricsTimeline", "nearest_index", "style_plot"]
 
 from collections.abc import Sequence
 
@@ -48,6 +48,19 @@ def nearest_index(x: float, indices: Sequence[int]) -> int | None:
         return None
     values = np.asarray(indices)
     return int(values[int(np.argmin(np.abs(values - x)))])
+
+
+def style_plot(plot, *, legend_columns: int) -> None:
+    """A frame-index plot as the timelines draw it: grid, x-only panning, a legend, cached axes."""
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setMouseEnabled(x=True, y=False)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.getAxis("left").setWidth(48)
+    plot.addLegend(offset=(50, 1), labelTextColor=(30, 30, 30), colCount=legend_columns, brush=(255, 255, 255, 200))
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def _series(values) -> np.ndarray:
@@ -94,15 +107,7 @@ class MetricsTimeline(QWidget):
         self.flicker_plot.setLabel("left", "flicker %")
         self.flicker_plot.setLabel("bottom", "frame index")
         for plot in (self.score_plot, self.flicker_plot):
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setMouseEnabled(x=True, y=False)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            plot.getAxis("left").enableAutoSIPrefix(False)
-            plot.getAxis("left").setWidth(48)
-            plot.addLegend(offset=(50, 1), labelTextColor=(30, 30, 30), colCount=3, brush=(255, 255, 255, 200))
-            for name in ("left", "bottom"):
-                plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            style_plot(plot, legend_columns=3)
         self.miou_curve = self.score_plot.plot([], [], pen=_MIOU_PEN, name="frame mIoU", symbol="o", symbolSize=4,
                                                symbolBrush=(40, 110, 220), symbolPen=None)
         self.class_curve = self.score_plot.plot([], [], pen=_CLASS_PEN, name="class IoU")

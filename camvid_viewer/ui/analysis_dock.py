@@ -46,6 +46,7 @@ from camvid_viewer.ui.pixel_view import PixelAnalysisView
 from camvid_viewer.ui.throttle import DisplayRefresh
 from camvid_viewer.ui.timeline import MetricsTimeline
 from camvid_viewer.ui.worst_frames import WorstFramesView
+from model.pair import first_of
 
 
 def _pct(value: float | None) -> str:
@@ -203,7 +204,7 @@ class AnalysisDock(QDockWidget):
 
     def evaluation_model(self):
         """A fresh model for the evaluation: the viewer's own smoother keeps its running state."""
-        model = self.session.model
+        model = first_of(self.session.model)  # while comparing: model A (the pair would run B too, unscored)
         base = model.segmenter if isinstance(model, TemporalSmoother) else model
         key = self._smoothing_key()
         if key is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "ClassMapping", "MappingError", "MAPPINGS_DIR", "TARGETS", "load_mapping", "resolve_mapping", "shipped_mappings",
-    "scored_classes", "scored_labels", "use_mapping",
+    "read_json", "scored_classes", "scored_labels", "use_mapping",
 ]
 
 import json
@@ -95,13 +95,17 @@ def resolve_mapping(spec: str | Path | None, model_classes: LabelSet, *, base: P
 def load_mapping(path: str | Path, model_classes: LabelSet) -> ClassMapping:
     """Read and check a mapping file against the model's classes; every problem is one line."""
     path = Path(path)
+    return mapping_from_dict(read_json(path, "the mapping", MappingError), model_classes, path=path)
+
+
+def read_json(path: Path, what: str, error: type[Exception]):
+    """The JSON in ``path``; an unreadable file or bad JSON raises ``error`` in one line naming it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"{path}: cannot read the mapping ({getattr(exc, 'strerror', None) or exc})") from None
+        raise error(f"{path}: cannot read {what} ({getattr(exc, 'strerror', None) or exc})") from None
     except json.JSONDecodeError as exc:
-        raise MappingError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return mapping_from_dict(data, model_classes, path=path)
+        raise error(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def mapping_from_dict(data, model_classes: LabelSet, *, path: Path | None = None) -> ClassMapping:

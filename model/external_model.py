@@ -26,7 +26,6 @@ __all__ = ["CARD_KEYS", "ExternalCard", "add_card_arguments", "external_scored_c
            "generated_palette", "is_external_model", "read_external_card"]
 
 import colorsys
-import json
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ import cv2
 import numpy as np
 
 from model.checkpoint import MAX_CLASSES, WORKING_HEIGHTS, CheckpointError, file_sha256
-from model.class_mapping import use_mapping
+from model.class_mapping import read_json, use_mapping
 from model.classes import LabelSet
 from model.onnx_backend import OnnxRunner
 
@@ -84,13 +83,7 @@ def read_external_card(model_path: str | Path, card: str | Path | None = None) -
             raise ModelCardError(f"{path}: no such model card")
         raise ModelCardError(f"{model_path}: no model card {path.name} beside it (or pass --card FILE); an ONNX model "
                              "needs its classes, input mean/std and output kind (README: 'Any ONNX model')")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelCardError(f"{path}: cannot read the model card ({getattr(exc, 'strerror', None) or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ModelCardError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return card_from_dict(data, path=path, model_path=Path(model_path))
+    return card_from_dict(read_json(path, "the model card", ModelCardError), path=path, model_path=Path(model_path))
 
 
 def card_from_dict(data, *, path: Path, model_path: Path) -> ExternalCard:

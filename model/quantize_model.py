@@ -59,8 +59,8 @@ def _labelled_pairs(data: Path) -> list[tuple[Path, Path]]:
 def quantize_checkpoint(model: str | Path, *, data: str | Path, out: str | Path) -> dict:
     """Calibrate ``model`` on ``data``, check int8 against fp32, write ``out``; the card's int8 entry."""
     from model.checkpoint import load_checkpoint, save_checkpoint
-    from model.inference import Segmenter
     from model.external_model import ModelCardError, is_external_model
+    from model.inference import Segmenter
     from model.quantize import calibrate, check_agreement, quantize_entry, stem_nodes
 
     if is_external_model(model):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +26,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from neutral_home import neutral_home, scratch_folder  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_window import pump, shot_window  # noqa: E402
 
 from model.data import default_camvid_root  # noqa: E402
 
@@ -87,34 +87,19 @@ def main() -> int:
     home = neutral_home(root)
     with scratch_folder(home / "models") as models:
         model = stand_in_model(models)
-        from camvid_viewer.ui.main_window import MainWindow
-
         app = QApplication([sys.argv[0]])
-        window = MainWindow(model_path=str(model))
-        window.resize(1400, 870)
-        window.move(0, 0)
-        window.show()
-
-        def pump(done, seconds=180.0):
-            end = time.time() + seconds
-            while time.time() < end and not done():
-                app.processEvents()
-                time.sleep(0.02)
-            for _ in range(25):
-                app.processEvents()
-                time.sleep(0.02)
-
-        pump(lambda: window.session.model is not None)
+        window = shot_window(app, model_path=str(model))
+        pump(app, lambda: window.session.model is not None)
         window.open_path(str(home / "camvid" / "val"))
-        pump(lambda: window.session.result is not None)
+        pump(app, lambda: window.session.result is not None)
         window.set_mode("every-frame")
         window.play(start=0)
-        pump(lambda: window.session.index >= 12)
+        pump(app, lambda: window.session.index >= 12)
         window.pause()
-        pump(lambda: window.session.shows_named_frame)
+        pump(app, lambda: window.session.shows_named_frame)
         window.legend_dock.raise_()
         window.repaint()
-        pump(lambda: False, 0.5)
+        pump(app, lambda: False, 0.5)
         subprocess.run(["import", "-window", "root", str(HERE / "onnx_model.png")], check=True)
         print("wrote", HERE / "onnx_model.png")
         window.close()

@@ -92,6 +92,7 @@ class EditMode(QObject):
         self._last_point: tuple[float, float] | None = None
         self.note = ""
         self._coloured = None  # (hidden classes, label set) the layer's colours were made for
+        self._prefetching: LabelEdit | None = None  # the edit whose superpixels are being computed
         self.layer = EditLayer(window.canvas)
         self.actions = EditActions(self, window)
         self.dock = EditDock(self, window)
@@ -202,11 +203,16 @@ class EditMode(QObject):
         self._coloured = (s.hidden, s.label_set)
         self._display_changed()
         self._enable()
-        self._prefetch_superpixels(self.edit)
+        self._prefetch_superpixels()
 
-    def _prefetch_superpixels(self, edit: LabelEdit) -> None:
-        """SLIC takes a second or more on a busy CPU: computed off the GUI thread as the frame opens
-        (a fill clicked before it is done computes them itself)."""
+    def _prefetch_superpixels(self) -> None:
+        """SLIC takes a second or more on a busy CPU: computed off the GUI thread once the superpixel
+        fill is the tool (a click before they are ready computes them itself)."""
+        edit = self.edit
+        if edit is None or edit.has_superpixels or self.tool != "fill" or self.fill_by != "superpixel" or self._prefetching is edit:
+            return
+        self._prefetching = edit
+
         def ready(regions) -> None:
             if self.edit is edit and not edit.has_superpixels:
                 edit.set_superpixels(regions)
@@ -243,6 +249,7 @@ class EditMode(QObject):
         self.tool = tool
         self.actions.tools[tool].setChecked(True)
         self.layer.brush_radius = self.radius if tool in ("brush", "eraser") else None
+        self._prefetch_superpixels()
         self._changed()
 
     def set_fill_by(self, mode: str) -> None:

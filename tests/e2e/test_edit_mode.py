@@ -38,7 +38,7 @@ def answers(monkeypatch):
 
     def question(_parent, title, text, *_args, **_kwargs):
         asked.append(f"{title}: {text}")
-        return queue.pop(0)
+        return queue.pop(0) if queue else Button.Discard  # (a failed test still closes its window)
 
     monkeypatch.setattr("camvid_viewer.ui.edit_mode.QMessageBox.question", question)
     return asked, queue
@@ -99,6 +99,10 @@ def test_edit_seek_asks_cancel_keeps_discard_drops_save_writes_and_scores(qtbot,
     queue.append(Button.Cancel)
     window.close()
     assert len(asked) == 3 and window.isVisible()
+    queue.append(Button.Cancel)
+    source = s.source
+    window.open_path(str(dashcam))  # opening another source asks too; Cancel keeps this one
+    assert len(asked) == 4 and s.source is source and editor.dirty
 
     # Discard: the frame changes, the edits are gone, nothing was written.
     queue.append(Button.Discard)
@@ -129,7 +133,7 @@ def test_edit_seek_asks_cancel_keeps_discard_drops_save_writes_and_scores(qtbot,
     edited = editor.edit.labels.copy()
     editor.actions.save.trigger()
     target = dashcam.parent / "driveannot" / "000002.png"
-    assert len(asked) == 4 and np.array_equal(read_label(target), edited) and not editor.dirty
+    assert len(asked) == 5 and np.array_equal(read_label(target), edited) and not editor.dirty
     assert window.playback_bar.slider.labelled == [2]  # the slider marks it at once
     assert editor.dock.worth_frames() == []  # its moment is labelled now
     qtbot.waitUntil(lambda: s.result.index == 2 and s.frame_scores is not None, timeout=WAIT_MS)
@@ -161,6 +165,13 @@ def test_an_existing_annotation_is_replaced_only_when_the_user_says_so(qtbot, ra
     original = annotation.read_bytes()
     assert editor.edit.from_truth and np.array_equal(editor.edit.labels, read_label(annotation))
 
+    editor.set_fill_by("superpixel")  # computed off the GUI thread once the fill is the tool
+    qtbot.waitUntil(lambda: editor.edit.has_superpixels, timeout=WAIT_MS)
+    regions = editor.edit.superpixels()
+    editor.set_class(7)
+    _drag(editor.layer, [(240, 200)])
+    assert (editor.edit.labels[regions == regions[200, 240]] == 7).all()
+    editor.set_tool("brush")
     editor.set_class(2)
     editor.set_radius(4)
     _drag(editor.layer, [(20, 20), (20, 300)])

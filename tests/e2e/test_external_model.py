@@ -283,3 +283,59 @@ def test_the_window_draws_the_models_classes_and_scores_the_mapped_ones(qtbot, o
     assert len(messages) == 1 and "identity needs at most 12 model classes" in messages[0]
     assert s.running.class_names == tuple(CITYSCAPES)
     window.close()
+
+
+def test_labels_out_bgr_and_any_size_graphs_agree_with_the_logits_graph(tmp_path, frames_dir):
+    """One small network three ways: logits of any size (RGB), labels out, and BGR input."""
+    import logging
+    import warnings
+
+    import torch
+
+    from model.inference import Segmenter, working_size
+
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 5, 1)).eval()
+    mean, std = [0.3, 0.5, 0.7], [0.2, 0.25, 0.3]  # unequal, so a channel swap would show
+
+    class Labels(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x).argmax(1)
+
+    class FromBgr(Labels):
+        def forward(self, x):
+            return self.net(x.flip(1))
+
+    base = {"classes": ["a", "b", "c", "d", "e"], "output": "logits"}
+    variants = {"logits": (net, {"input": {"mean": mean, "std": std, "working_height": 90}}),
+                "labels": (Labels(), {"input": {"mean": mean, "std": std, "working_height": 90}, "output": "labels"}),
+                "bgr": (FromBgr(), {"input": {"mean": mean[::-1], "std": std[::-1], "channels": "BGR",
+                                              "working_height": 90}})}
+    frame = read_image(sorted((frames_dir / "val").glob("*.png"))[0])
+    results = {}
+    logging.getLogger("torch").setLevel(logging.CRITICAL)
+    for name, (module, card) in variants.items():
+        path = tmp_path / f"{name}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (torch.zeros(1, 3, 90, 120),), str(path), dynamo=False, input_names=["x"],
+                              output_names=["y"], opset_version=17,
+                              dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n"}})
+        path.with_suffix(".json").write_text(json.dumps({**base, **card}))
+        segmenter = Segmenter(path, threads=1)
+        results[name] = segmenter.segment(frame, confidence=True)
+    h, w = working_size(frame.shape[:2], 90)
+    small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)[:, :, ::-1].astype(np.float32) / 255.0
+    with torch.no_grad():
+        reference = net(torch.tensor(((small - mean) / std).transpose(2, 0, 1)[None], dtype=torch.float32))
+    reference = cv2.resize(reference.argmax(1)[0].numpy().astype(np.uint8), frame.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    assert results["logits"].labels.shape == frame.shape[:2]
+    assert np.mean(results["logits"].labels == reference) >= 0.995
+    assert np.mean(results["labels"].labels == results["logits"].labels) >= 0.999
+    assert np.mean(results["bgr"].labels == results["logits"].labels) >= 0.999
+    assert np.all(results["labels"].confidence == 1.0)  # a labels-out graph has no probabilities
+    assert len(np.unique(reference)) >= 2

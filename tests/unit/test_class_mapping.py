@@ -129,3 +129,12 @@ def test_a_card_missing_a_key_names_it(tmp_path):
     del card["input"]
     with pytest.raises(ModelCardError, match="missing key 'input'"):
         card_from_dict(card, path=tmp_path / "m.json", model_path=tmp_path / "m.onnx")
+
+
+def test_the_window_takes_model_card_and_mapping_on_the_command_line():
+    from camvid_viewer.ui.app import _model_options
+
+    options, rest = _model_options(["clip.mp4", "--model", "seg.onnx", "--card", "seg.json", "--mapping", "identity"])
+    assert (options.model, options.card, options.mapping, rest) == ("seg.onnx", "seg.json", "identity", ["clip.mp4"])
+    options, rest = _model_options([])
+    assert (options.model, options.card, options.mapping, rest) == (None, None, None, [])

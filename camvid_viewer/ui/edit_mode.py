@@ -221,9 +221,11 @@ class EditMode(QObject):
 
     def _result_shown(self, result) -> None:
         second = getattr(result, "second", None)  # model B's result while two models are compared
-        if (second is not None and result.labels is not None and second.labels.shape == result.labels.shape
-                and second.label_set.names == self.session.label_set.names):  # same classes: pixels comparable
-            self.disagreement[result.index] = disagreement_share(result.labels, second.labels)
+        if second is not None and result.labels is not None:
+            # B's labels in the classes it is scored in; comparable with A's when those are A's classes
+            labels_b, classes_b = getattr(second, "scored", second.labels), getattr(second, "scored_set", second.label_set)
+            if labels_b.shape == result.labels.shape and classes_b.names == self.session.label_set.names:
+                self.disagreement[result.index] = disagreement_share(result.labels, labels_b)
         if self.edit is None or result.index != self.session.index:
             return
         if result.index != self.edit.index or not self.edit.dirty:

@@ -3,6 +3,8 @@ labels with the mouse, saving them as its annotation, and never losing unsaved e
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication, QMessageBox
 from test_viewer import WAIT_MS, _copy_split, _make_window, open_and_wait, wait_for_index
 
+from camvid_viewer.analysis.compare import SecondResult
 from model.classes import VOID_INDEX
 from model.data import read_label
 from model.metrics import ConfusionMatrix
@@ -75,7 +78,18 @@ def test_edit_seek_asks_cancel_keeps_discard_drops_save_writes_and_scores(qtbot,
     window = _make_window(qtbot, random_checkpoint)
     qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
     open_and_wait(qtbot, window, dashcam)
-    s, editor = window.session, _edit(qtbot, window)
+    s, editor = window.session, window.editor
+    # While two models are compared, each result carries model B's labels: the share of pixels
+    # the two label differently ranks the frames worth correcting.
+    first = s.result
+    other = first.labels.copy()
+    other[:135] = (other[:135] + 1) % 11
+    assert s.accept_result(dataclasses.replace(first, second=SecondResult(other, s.label_set, other, s.label_set)))
+    assert editor.disagreement == {0: pytest.approx(float((other != first.labels).mean()))}
+    editor.dock.rank_box.setCurrentIndex(editor.dock.rank_box.findData("disagreement"))
+    assert editor.dock.worth_frames() == [0]
+    editor.dock.rank_box.setCurrentIndex(editor.dock.rank_box.findData("confidence"))
+    editor = _edit(qtbot, window)
     prediction = s.result.labels.copy()
     assert np.array_equal(editor.edit.labels, prediction) and not editor.edit.from_truth
     assert s.result.frame.shape[:2] == (540, 960)

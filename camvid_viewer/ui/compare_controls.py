@@ -10,11 +10,13 @@ from __future__ import annotations
 
 __all__ = ["WindowComparison", "install_comparison"]
 
+import functools
+
 from PyQt6.QtCore import QObject, Qt
 from PyQt6.QtGui import QAction, QActionGroup
 
 from camvid_viewer.analysis.compare import ComparisonState
-from camvid_viewer.loaders import load_segmenter
+from camvid_viewer.loaders import load_segmenter, model_files
 from camvid_viewer.rendering import render_view
 from camvid_viewer.rendering.compare_views import a_b_view, difference_view
 from camvid_viewer.ui.compare_dock import CompareDock
@@ -54,6 +56,7 @@ class WindowComparison(QObject):
         s.events.result.connect(lambda result: self.state.accept(result, s))
         for event in (s.events.source, s.events.truth):
             event.connect(self.state.reset)
+        s.events.metrics.connect(self._metrics_changed)
         self.state.changed.connect(self._sync_actions)
 
     def _build_actions(self) -> None:
@@ -133,6 +136,17 @@ class WindowComparison(QObject):
         self._show_docks(False)
         self.window.restart()
 
+    def segmenter_factory(self):
+        """While comparing, what the export dialog loads (on its worker thread): a fresh pair of A
+        and B, as the window runs them, so its video is A | B; ``None`` otherwise."""
+        if not self.state.active:
+            return None
+        s = self.session
+        choice = {"device": s.device_choice, "backend": s.backend_choice, "precision": s.precision_choice}
+        first = functools.partial(load_segmenter, s.model_path, **choice, **model_files(s, s.model_path))
+        second = functools.partial(load_segmenter, self.state.second_path, **choice)
+        return lambda: SegmenterPair(first(), second())
+
     def set_view(self, view: str) -> None:
         self.state.set_view(view)
         self.window._render()
@@ -152,6 +166,11 @@ class WindowComparison(QObject):
         elif not isinstance(model, SegmenterPair):
             self._pair()
         else:
+            self.state.reset()
+
+    def _metrics_changed(self) -> None:
+        """The metrics dock's Reset cleared A's running figures: B's start again with them."""
+        if not self.session.scored_indices and self.state.frames:
             self.state.reset()
 
     # -- drawing ------------------------------------------------------------------------------

@@ -343,7 +343,8 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         from camvid_viewer.ui.export_dialog import ExportDialog
 
         self.pause()
-        ExportDialog(self.session, parent=self).exec()
+        factory = self.comparison.segmenter_factory() if self.comparison is not None else None  # A | B while comparing
+        ExportDialog(self.session, parent=self, segmenter_factory=factory).exec()
 
     def open_train_dialog(self) -> None:
         from camvid_viewer.ui.train_dialog import TrainDialog

@@ -3,11 +3,15 @@ views, the compare dock's B - A, the timeline's ranking, and Stop comparing."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from compare_models import weaker_checkpoint  # noqa: F401 - a fixture
 from test_viewer import WAIT_MS, _copy_split, _make_window, open_and_wait
 
+from camvid_viewer.export import ExportOptions
+from camvid_viewer.export.dialog_backend import run_export
 from camvid_viewer.rendering import render_view
 from camvid_viewer.rendering.compare_views import (
     DIFFERENCE_PALETTE_BGR,
@@ -117,11 +121,18 @@ def test_compare_with_a_weaker_model_in_the_window(qtbot, tmp_path, camvid_root,
     timeline.frame_list.itemClicked.emit(timeline.frame_list.item(1))
     qtbot.waitUntil(lambda: s.index == timeline.listed_frames()[1], timeout=WAIT_MS)
 
+    # File > Export while comparing: the dialog's job loads a fresh pair and writes A | B.
+    out = tmp_path / "a-vs-b.mp4"
+    written = run_export(str(folder), out, options=ExportOptions(), make_segmenter=comparison.segmenter_factory(),
+                         progress=lambda *a: None, cancel=threading.Event())
+    assert written.frames == 2 and written.size == (2 * w + PANEL_GAP, h)
+    assert any("B = camvid-lite0-perturbed" in note for note in written.notes)
+
     # Stop comparing: model A alone, the single-model view, the compare docks gone.
     comparison.stop_action.trigger()
     qtbot.waitUntil(lambda: s.result is not None and s.result.second is None and not window.pipeline.busy, timeout=WAIT_MS)
     assert not isinstance(s.model, SegmenterPair) and not comparison.dock.isVisible()
-    assert window.canvas.image().width() == w
+    assert window.canvas.image().width() == w and comparison.segmenter_factory() is None
 
 
 def test_two_onnx_models_play_every_frame_on_their_lanes(qtbot, tmp_path, camvid_root, weaker_checkpoint):  # noqa: F811

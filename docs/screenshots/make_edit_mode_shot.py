@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,8 +23,9 @@ sys.path.insert(0, str(HERE.parents[1]))
 from make_no_truth_shot import write_clip  # noqa: E402
 from neutral_home import neutral_home, scratch_folder  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_window import pump as shot_pump  # noqa: E402
+from shot_window import shot_window  # noqa: E402
 
-from camvid_viewer.ui.main_window import MainWindow  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 
 
@@ -39,19 +39,10 @@ def main() -> int:
         clip = clips / "dashcam.mp4"
         write_clip(home / "camvid", clip, frames=40)
         app = QApplication([sys.argv[0]])
-        window = MainWindow(model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="auto")
-        window.resize(1400, 870)
-        window.move(0, 0)
-        window.show()
+        window = shot_window(app, model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="auto")
 
         def pump(done, seconds=180.0):
-            end = time.time() + seconds
-            while time.time() < end and not done():
-                app.processEvents()
-                time.sleep(0.02)
-            for _ in range(25):
-                app.processEvents()
-                time.sleep(0.02)
+            shot_pump(app, done, seconds)
 
         pump(lambda: window.session.model is not None)
         window.open_path(str(clip))

@@ -73,10 +73,15 @@ def test_eval_compare_gives_the_two_eval_runs_and_their_difference(capsys, val_f
     assert "B: camvid-lite0-perturbed" in table and f"{100 * d['mean_iou']:+.2f}" in table
 
 
-def test_eval_compare_refuses_predictions(capsys, val_frames):
-    code = run_command(["eval", "--images", str(val_frames / "val"), "--annotations", str(val_frames / "valannot"),
-                        "--predictions", str(val_frames / "valannot"), "--compare", str(default_model_path())])
+def test_eval_compare_refuses_predictions_and_a_bad_model(capsys, tmp_path, val_frames):
+    folders = ["--images", str(val_frames / "val"), "--annotations", str(val_frames / "valannot")]
+    code = run_command(["eval", *folders, "--predictions", str(val_frames / "valannot"), "--compare", str(default_model_path())])
     assert code == 2 and "--compare runs two models" in capsys.readouterr().err
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    assert run_command(["eval", *folders, "--compare", str(broken), "--backend", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.safetensors" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_export_compare_has_both_models_panels_per_frame(tmp_path, val_frames, weaker_checkpoint):  # noqa: F811

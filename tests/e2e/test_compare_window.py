@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 from compare_models import weaker_checkpoint  # noqa: F401 - a fixture
-from test_viewer import WAIT_MS, _copy_split, _make_window, open_and_wait
+from test_viewer import WAIT_MS, _copy_split, _make_window, expect_message, open_and_wait
 
 from camvid_viewer.export import ExportOptions
 from camvid_viewer.export.dialog_backend import run_export
@@ -49,6 +49,10 @@ def test_compare_with_a_weaker_model_in_the_window(qtbot, tmp_path, camvid_root,
     open_and_wait(qtbot, window, folder)
     comparison = window.comparison
     assert not comparison.dock.isVisible() and not comparison.stop_action.isEnabled()
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    expect_message(qtbot, window, lambda: comparison.compare_with(str(broken)), "broken.safetensors")
+    assert not comparison.state.active and not isinstance(window.session.model, SegmenterPair)
     window.open_train_dialog()  # its "Compare with the current model" names the checkpoint to compare with
     window._train_dialog.compare_chosen.emit(str(weaker_checkpoint))
     window._train_dialog.close()

@@ -19,6 +19,7 @@ from camvid_viewer.analysis.compare import ComparisonState
 from camvid_viewer.loaders import load_segmenter, model_files
 from camvid_viewer.rendering import render_view
 from camvid_viewer.rendering.compare_views import a_b_view, difference_view
+from camvid_viewer.rendering.mapped import labels_for_view
 from camvid_viewer.ui.compare_dock import CompareDock
 from camvid_viewer.ui.compare_timeline import CompareTimelineDock
 from model.class_mapping import scored_labels
@@ -184,10 +185,15 @@ class WindowComparison(QObject):
         if self.state.view == "difference":
             first = scored_labels(first_of(s.model), result.labels)  # both in the classes they are scored in
             return difference_view(result.frame, first, second.scored, result.truth, void_index=second.scored_set.void_index)
-        view = s.view
-        hidden_b = s.hidden if b.names == a.names else frozenset()
-        left = render_view(view, result.frame, result.labels, result.truth, palette_bgr=a.palette_bgr, opacity=s.opacity,
-                           hidden=s.hidden, legend=s.legend, class_names=a.names, void_index=a.void_index)
-        right = render_view(view, result.frame, second.labels, result.truth, palette_bgr=b.palette_bgr, opacity=s.opacity,
-                            hidden=hidden_b, legend=s.legend, class_names=b.names, void_index=b.void_index)
-        return a_b_view(left, right, names=(str(first_of(s.model).name), self.state.name))
+        hidden_b = s.hidden if b.names == a.names else frozenset()  # the legend's classes are A's
+        panels = [self._panel(result, model, labels, classes, hidden)
+                  for model, labels, classes, hidden in ((first_of(s.model), result.labels, a, s.hidden),
+                                                         (self.state.second, second.labels, b, hidden_b))]
+        return a_b_view(*panels, names=(str(first_of(s.model).name), self.state.name))
+
+    def _panel(self, result, model, labels, classes, hidden):
+        """One model's picture in the window's view, as the single-model window draws it."""
+        s = self.session
+        labels, classes, hidden = labels_for_view(s.view, model, labels, classes, hidden=hidden)
+        return render_view(s.view, result.frame, labels, result.truth, palette_bgr=classes.palette_bgr, opacity=s.opacity,
+                           hidden=hidden, legend=s.legend, class_names=classes.names, void_index=classes.void_index)

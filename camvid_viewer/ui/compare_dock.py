@@ -86,7 +86,8 @@ class CompareDock(QDockWidget):
         a_run, b_run = s.running_scores, state.running_scores
         frame = class_differences(a_frame, b_frame)
         running = class_differences(a_run, b_run)
-        names = [n for i, n in enumerate(s.class_names) if i != s.label_set.void_index]
+        scored = s.running  # A's scored classes (a class mapping's target when A has one)
+        names = [n for i, n in enumerate(scored.class_names) if i != scored.ignore_index]
         frame_by, running_by = {d.name: d for d in frame}, {d.name: d for d in running}
         self.table.setRowCount(len(names))
         for row, name in enumerate(names):

@@ -93,9 +93,10 @@ def test_compare_with_a_weaker_model_in_the_window(qtbot, tmp_path, camvid_root,
     dock = comparison.dock
     dock.refresh()
     a_scores, b_scores = s.frame_scores, comparison.state.frame_scores(result)
-    names = [n for i, n in enumerate(s.class_names) if i != s.label_set.void_index]
+    scored = s.running.class_names
+    names = [n for i, n in enumerate(scored) if i != s.running.ignore_index]
     for row, name in enumerate(names):
-        k = s.class_names.index(name)
+        k = scored.index(name)
         a, b = a_scores.iou[k], b_scores.iou[k]
         assert dock.cell_text(row, 0) == name
         assert dock.cell_text(row, 1) == format_score(a) and dock.cell_text(row, 2) == format_score(b)
@@ -111,7 +112,7 @@ def test_compare_with_a_weaker_model_in_the_window(qtbot, tmp_path, camvid_root,
     running_a, running_b = s.running_scores, state.running_scores
     dock.refresh()
     road = names.index("road")
-    k = s.class_names.index("road")
+    k = scored.index("road")
     assert dock.cell_text(road, 6) == format_difference(running_b.iou[k] - running_a.iou[k])
     timeline = comparison.timeline_dock
     timeline.refresh()

@@ -201,6 +201,7 @@ class ExternalOnnxRunner(OnnxRunner):
         self._pool = None
         self._ort = ort
         probe = self._new_session(1)
+        self.active_providers = tuple(probe.get_providers())  # what ORT could start of those asked for
         self.sessions = {"main": probe}
         self.input_name, self.output_name, self.fixed_size = _check_graph(probe, model_path, card)
 
@@ -346,6 +347,7 @@ def attach_external(segmenter, path: Path, *, card: str | Path | None, device: s
     if precision == "int8":
         raise ValueError(f"{path}: int8 needs one of this project's calibrated checkpoints; an ONNX model runs as it is")
     checked = read_external_card(path, card)
+    asked = device
     providers, device = _providers(device)
     segmenter.path = path
     segmenter.external_card = checked
@@ -362,6 +364,12 @@ def attach_external(segmenter, path: Path, *, card: str | Path | None, device: s
     segmenter.precision, segmenter.precision_note = "fp32", None
     segmenter._threads = threads
     segmenter._runner = ExternalOnnxRunner(path, checked, threads=threads, providers=providers)
+    if device == "cuda" and "CUDAExecutionProvider" not in segmenter._runner.active_providers:
+        # ONNX Runtime drops a CUDA provider it cannot start (no driver, no cuDNN) without failing
+        if asked == "cuda":
+            raise RuntimeError(f"{path}: ONNX Runtime could not start its CUDA execution provider here")
+        segmenter.device = "cpu"
+        segmenter._runner = ExternalOnnxRunner(path, checked, threads=threads, providers=["CPUExecutionProvider"])
     if segmenter.working_height == 0:  # the graph's own fixed size
         segmenter.working_height = segmenter._runner.fixed_size[0]
     segmenter.card_notes = checked.notes

@@ -339,3 +339,19 @@ def test_labels_out_bgr_and_any_size_graphs_agree_with_the_logits_graph(tmp_path
     assert np.mean(results["bgr"].labels == results["logits"].labels) >= 0.999
     assert np.all(results["labels"].confidence == 1.0)  # a labels-out graph has no probabilities
     assert len(np.unique(reference)) >= 2
+
+
+def test_a_batch_sends_the_card_and_mapping_with_the_model(onnx_model, tmp_path):
+    """What travels to each Ray worker besides the model's bytes (the batch itself: README, test_batch.py)."""
+    from model.class_mapping import MappingError
+    from model.external_model import travelling_card
+
+    sent = travelling_card(onnx_model, None, None)
+    assert json.loads(sent["card_text"])["classes"] == CITYSCAPES
+    assert sent["mapping"] == "cityscapes-to-camvid" and sent["mapping_text"] is None
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"map": {"road": "road"}}))
+    sent = travelling_card(onnx_model, None, str(mine))
+    assert sent["mapping"] is None and json.loads(sent["mapping_text"]) == {"map": {"road": "road"}}
+    with pytest.raises(MappingError, match="identity needs at most 12"):
+        travelling_card(onnx_model, None, "identity")  # checked here, not on every worker

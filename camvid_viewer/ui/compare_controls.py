@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["WindowComparison", "install_comparison"]
 
 import functools
+from pathlib import Path
 
 from PyQt6.QtCore import QObject, Qt
 from PyQt6.QtGui import QAction, QActionGroup
@@ -23,6 +24,7 @@ from camvid_viewer.rendering.mapped import labels_for_view
 from camvid_viewer.ui.compare_dock import CompareDock
 from camvid_viewer.ui.compare_timeline import CompareTimelineDock
 from model.class_mapping import scored_labels
+from model.external_model import is_external_model
 from model.pair import SegmenterPair, first_of
 
 VIEW_TITLES = {"a-b": "Compare: &A | B", "difference": "Compare: &difference (where A and B differ)"}
@@ -113,8 +115,17 @@ class WindowComparison(QObject):
             return
         self._request = request = self._request + 1
         self.window.statusBar().showMessage("Loading the model to compare with...")
-        self.window._background(load_segmenter, path, device=s.device_choice, backend=s.backend_choice,
-                                precision=s.precision_choice, done=lambda model: self._second_ready(model, path, request))
+        self.window._background(load_segmenter, path, **self._choice(path),
+                                done=lambda model: self._second_ready(model, path, request))
+
+    def _choice(self, path: str | None) -> dict:
+        """The device, backend and precision A runs with, for B; an ONNX model runs on ONNX Runtime
+        whatever backend A was asked to use."""
+        s = self.session
+        backend = s.backend_choice
+        if backend == "torch" and path is not None and is_external_model(Path(path)):
+            backend = "auto"
+        return {"device": s.device_choice, "backend": backend, "precision": s.precision_choice}
 
     def _second_ready(self, model, path: str, request: int) -> None:
         if request != self._request or self.session.model is None:
@@ -145,7 +156,7 @@ class WindowComparison(QObject):
         s = self.session
         choice = {"device": s.device_choice, "backend": s.backend_choice, "precision": s.precision_choice}
         first = functools.partial(load_segmenter, s.model_path, **choice, **model_files(s, s.model_path))
-        second = functools.partial(load_segmenter, self.state.second_path, **choice)
+        second = functools.partial(load_segmenter, self.state.second_path, **self._choice(self.state.second_path))
         return lambda: SegmenterPair(first(), second())
 
     def set_view(self, view: str) -> None:

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 from compare_models import weaker_checkpoint  # noqa: F401 - a fixture
+from test_external_model import CITYSCAPES, frames_dir, lraspp, onnx_model  # noqa: F401 - fixtures
 from test_viewer import WAIT_MS, _copy_split, _make_window, expect_message, open_and_wait
 
 from camvid_viewer.export import ExportOptions
@@ -20,6 +21,7 @@ from camvid_viewer.rendering.compare_views import (
 )
 from camvid_viewer.session import format_score
 from camvid_viewer.ui.compare_dock import format_difference
+from model.classes import CAMVID
 from model.inference import default_model_path
 from model.pair import SegmenterPair
 
@@ -160,3 +162,34 @@ def test_two_onnx_models_play_every_frame_on_their_lanes(qtbot, tmp_path, camvid
     # Each model's labels are its own, on the same frame: B's equal B run alone.
     alone = s.model.second.segment(shown[2].frame).labels
     assert np.array_equal(shown[2].second.labels, alone)
+
+
+def test_compare_with_an_onnx_model_of_other_classes(qtbot, frames_dir, onnx_model):  # noqa: F811
+    """B is an ONNX Cityscapes model (19 classes, scored as CamVid through its card's mapping):
+    its panel is drawn in its own classes, its scores and the difference in CamVid's."""
+    window = _make_window(qtbot, default_model_path())
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, frames_dir / "val")
+    window.comparison.compare_with(str(onnx_model))
+    qtbot.waitUntil(_compared_result(window, 0), timeout=WAIT_MS)
+    s, result = window.session, window.session.result
+    second = result.second
+    assert second.label_set.names == tuple(CITYSCAPES) and second.scored_set == CAMVID
+    assert second.frame_matrix.shape == (CAMVID.count, CAMVID.count)
+    window._render()
+    h, w = result.frame.shape[:2]
+    right = _canvas_array(window)[:, w + PANEL_GAP:]
+    c = second.label_set
+    own = render_view("overlay", result.frame, second.labels, None, palette_bgr=c.palette_bgr, opacity=s.opacity,
+                      legend=False, class_names=c.names, void_index=c.void_index)
+    assert np.array_equal(right[40:], own[40:])
+    dock = window.comparison.dock
+    dock.refresh()
+    b_scores = window.comparison.state.frame_scores(result)
+    road = CAMVID.names.index("road")
+    assert dock.cell_text(road, 0) == "road" and dock.cell_text(road, 2) == format_score(b_scores.iou[road])
+    window.comparison.set_view("difference")
+    kinds = difference_classes(result.labels, second.scored, result.truth, void_index=CAMVID.void_index)
+    shown = _canvas_array(window)
+    top = (kinds == 0) & (np.arange(h)[:, None] < h // 2)
+    assert top.any() and (shown[top] == DIFFERENCE_PALETTE_BGR[0]).all()

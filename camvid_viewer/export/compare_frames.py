@@ -14,6 +14,8 @@ import numpy as np
 
 from camvid_viewer.rendering import draw_metrics_text, render_view
 from camvid_viewer.rendering.compare_views import a_b_view
+from camvid_viewer.rendering.mapped import labels_for_view
+from model.class_mapping import scored_classes, scored_labels
 from model.classes import label_set_of
 from model.metrics import ConfusionMatrix, scores_from_matrix
 from model.pair import second_of
@@ -23,21 +25,26 @@ class ComparedFrames:
     """B's classes, B's pooled matrix and the A | B drawing of one export."""
 
     def __init__(self, first, second, truth) -> None:
+        self.second = second
         self.names = (str(getattr(first, "name", "A")), str(getattr(second, "name", "B")))
         self.classes = label_set_of(second, truth)
         if self.classes is None:
             raise ValueError(f"{self.names[1]}: the model names no classes (no label set)")
-        c = self.classes
+        self.scored = scored_classes(second, truth) or self.classes  # a class mapping's target, as for A
+        self.same_classes = label_set_of(first, truth) == self.classes  # else A's hidden classes mean nothing here
+        c = self.scored
         self.cm = ConfusionMatrix(c.count, ignore_index=c.void_index, class_names=c.names)
 
-    def draw(self, options, frame: np.ndarray, first_image: np.ndarray, second_labels: np.ndarray,
+    def draw(self, opt, frame: np.ndarray, first_image: np.ndarray, second_labels: np.ndarray,
              truth: np.ndarray | None) -> np.ndarray:
         """A's finished picture (``first_image``, its view, legend and scores) | B's, drawn alike."""
-        c, opt = self.classes, options
-        right = render_view(opt.view, frame, second_labels, truth, palette_bgr=c.palette_bgr, opacity=opt.opacity,
-                            hidden=opt.hidden, legend=opt.legend, class_names=c.names, void_index=c.void_index)
+        hidden = opt.hidden if self.same_classes else frozenset()
+        drawn, c, hidden = labels_for_view(opt.view, self.second, second_labels, self.classes, hidden=hidden)
+        right = render_view(opt.view, frame, drawn, truth, palette_bgr=c.palette_bgr, opacity=opt.opacity,
+                            hidden=hidden, legend=opt.legend, class_names=c.names, void_index=c.void_index)
         if truth is not None:
-            scores = scores_from_matrix(self.cm.update(second_labels, truth), c.names, c.void_index)
+            s = self.scored
+            scores = scores_from_matrix(self.cm.update(scored_labels(self.second, second_labels), truth), s.names, s.void_index)
             if opt.metrics_text:
                 right = draw_metrics_text(right, mean_iou=scores.mean_iou, pixel_accuracy=scores.pixel_accuracy)
         return a_b_view(first_image, right, names=self.names)

@@ -282,6 +282,13 @@ def test_the_window_draws_the_models_classes_and_scores_the_mapped_ones(qtbot, o
     window.mapping.choose("identity")  # 19 classes cannot map one to one onto CamVid's 12: one line, mapping kept
     assert len(messages) == 1 and "identity needs at most 12 model classes" in messages[0]
     assert s.running.class_names == tuple(CITYSCAPES)
+    bare = onnx_model.parent.parent / "no-card" / "bare.onnx"  # Model > Open on an ONNX file with no card
+    bare.parent.mkdir()
+    shutil.copy(onnx_model, bare)
+    with qtbot.waitSignal(window.message, timeout=60_000) as said:
+        window.load_model(str(bare))
+    assert "no model card bare.json beside it" in said.args[0] and "\n" not in said.args[0]
+    assert s.model.name == "lraspp-cityscapes"  # the model that ran stays
     window.close()
 
 

@@ -138,3 +138,16 @@ def test_the_window_takes_model_card_and_mapping_on_the_command_line():
     assert (options.model, options.card, options.mapping, rest) == ("seg.onnx", "seg.json", "identity", ["clip.mp4"])
     options, rest = _model_options([])
     assert (options.model, options.card, options.mapping, rest) == (None, None, None, [])
+
+
+def test_truth_views_draw_a_mapped_model_in_the_truths_classes():
+    from camvid_viewer.rendering.mapped import labels_for_view
+
+    model = _Model()
+    model.label_set = cityscapes()
+    model.mapping = resolve_mapping("cityscapes-to-camvid", model.label_set)
+    labels = np.array([[13, 10]], np.uint8)  # car, sky
+    drawn, classes, hidden = labels_for_view("overlay", model, labels, model.label_set, hidden={2})
+    assert drawn is labels and classes is model.label_set and hidden == {2}  # the model's own
+    drawn, classes, hidden = labels_for_view("error", model, labels, model.label_set, hidden={2})
+    assert drawn.tolist() == [[8, 0]] and classes is CAMVID and hidden == frozenset()  # vehicle, sky: as scored

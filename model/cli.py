@@ -97,6 +97,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     from model.checkpoint import WORKING_HEIGHTS
     from model.external_model import add_card_arguments
     from model.networks import BACKBONES
+    from model.test_time import add_mode_argument
 
     t = sub.add_parser("train", help="train an FCN-8 model", description="Train an FCN-8 model on a CamVid-style dataset.")
     t.add_argument("--data", required=True, help="dataset root (SegNet or origin layout) or an images folder")
@@ -148,6 +149,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                    help="auto: int8 on the CPU when the model's int8 check passed, else fp32 (fp16 on CUDA)")
     add_card_arguments(e)  # --card, --mapping: any ONNX model, scored in CamVid's classes
+    add_mode_argument(e)
     e.set_defaults(func=cmd_eval)
 
     q = sub.add_parser("quantize", help="calibrate a model for the int8 CPU path and check it against fp32",
@@ -288,7 +290,7 @@ def cmd_eval(args) -> int:
     result = evaluate_folder(
         images=args.images, annotations=args.annotations, model=args.model, predictions=args.predictions,
         include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
-        card=args.card, mapping=args.mapping,
+        card=args.card, mapping=args.mapping, mode=args.mode,
     )
     if args.json:
         print(json.dumps(result))
@@ -305,7 +307,7 @@ def _cmd_eval_compare(args) -> int:
     result = compare_folder(
         images=args.images, annotations=args.annotations, model=args.model, compare=args.compare,
         include_void=args.include_void, backend=args.backend, device=args.device, precision=args.precision,
-        card=args.card, mapping=args.mapping,
+        card=args.card, mapping=args.mapping, mode=args.mode,
     )
     print(json.dumps(result) if args.json else format_comparison(result))
     return 0

@@ -30,6 +30,7 @@ def compare_folder(
     backend: str = "auto",
     device: str = "auto",
     precision: str = "auto",
+    mode: str = "fast",
     progress: bool = True,
     card: str | Path | None = None,
     mapping: str | Path | None = None,
@@ -45,7 +46,7 @@ def compare_folder(
     if segmenters is None:
         from model.inference import Segmenter, note_precision
 
-        options = {"backend": backend, "device": device, "precision": precision}
+        options = {"backend": backend, "device": device, "precision": precision, "mode": mode}
         segmenters = (Segmenter(model, card=card, mapping=mapping, **options), Segmenter(compare, **options))
         for segmenter in segmenters:
             note_precision(segmenter)

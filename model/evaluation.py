@@ -31,6 +31,7 @@ def evaluate_folder(
     progress: bool = True,
     card: str | Path | None = None,
     mapping: str | Path | None = None,
+    mode: str = "fast",
 ) -> dict:
     """Pooled scores (one confusion matrix) over every frame that has an annotation.
 
@@ -42,7 +43,7 @@ def evaluate_folder(
     """
     evaluation = evaluate_matrix(images=images, annotations=annotations, model=model, predictions=predictions,
                                  include_void=include_void, backend=backend, device=device,
-                                 precision=precision, progress=progress, card=card, mapping=mapping)
+                                 precision=precision, progress=progress, card=card, mapping=mapping, mode=mode)
     return evaluation.to_json()
 
 
@@ -111,6 +112,7 @@ def evaluate_matrix(
     on_frame=None,
     card: str | Path | None = None,
     mapping: str | Path | None = None,
+    mode: str = "fast",
 ) -> FolderEvaluation:
     """:func:`evaluate_folder`'s confusion matrix; ``segmenter`` (already loaded) replaces ``model``.
 
@@ -139,7 +141,8 @@ def evaluate_matrix(
         if segmenter is None:
             from model.inference import Segmenter, note_precision
 
-            segmenter = Segmenter(model, backend=backend, device=device, precision=precision, card=card, mapping=mapping)
+            segmenter = Segmenter(model, backend=backend, device=device, precision=precision, card=card, mapping=mapping,
+                                  mode=mode)
             note_precision(segmenter)
         classes = _Classes(segmenter.path, scored_classes(segmenter))  # a mapping's target, else the model's own
         cm = _matrix(classes, include_void)

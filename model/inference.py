@@ -14,7 +14,7 @@ Backends:
 
 from __future__ import annotations
 
-__all__ = ["PRECISIONS", "Prediction", "Segmenter", "choose_precision", "note_precision", "default_model_path", "working_size", "onnx_cache_dir", "user_cache_dir", "run_now"]
+__all__ = ["MODES", "PRECISIONS", "Prediction", "Segmenter", "choose_precision", "note_precision", "default_model_path", "working_size", "onnx_cache_dir", "user_cache_dir", "run_now"]
 
 import os
 import sys
@@ -34,6 +34,7 @@ from model.class_mapping import use_mapping
 from model.classes import LabelSet
 from model.external_model import attach_external, is_external_model
 from model.onnx_backend import OnnxRunner, onnx_cache_dir, user_cache_dir
+from model.test_time import MODES, accurate_height, check_mode, flip_averaged
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_MODEL = _PROJECT_ROOT / "resources" / "models" / "camvid-lite0.safetensors"
@@ -80,12 +81,17 @@ class Segmenter:
         card: for an ONNX model (``.onnx``), its JSON card (default: the ``.json`` beside it).
         mapping: a class mapping (shipped name or JSON file) to score in the truth's classes;
             :attr:`mapping` is the loaded one (default: an ONNX card's ``mapping``, else none).
+        mode: ``fast`` (the card's working height, one pass) or ``accurate`` (horizontal-flip
+            averaging at 1.2x the working height, see model/test_time.py; float only).
     """
 
     def __init__(self, checkpoint=None, *, device: str = "auto", backend: str = "auto", working_height: int | None = None,
-                 threads: int | None = None, precision: str = "auto", card=None, mapping=None) -> None:
+                 threads: int | None = None, precision: str = "auto", card=None, mapping=None, mode: str = "fast") -> None:
         path = Path(checkpoint) if checkpoint is not None else default_model_path()
+        self.mode = check_mode(mode)
         if is_external_model(path):  # any ONNX model with a JSON card (model/external_model.py)
+            if mode != "fast":
+                raise ValueError(f"{path}: the accurate mode needs one of this project's checkpoints; an ONNX model runs as it is")
             attach_external(self, path, card=card, device=device, backend=backend, precision=precision,
                             working_height=working_height, threads=threads or _default_threads(), mapping=mapping)
             return
@@ -102,7 +108,8 @@ class Segmenter:
         self.label_set = LabelSet.from_card(self.card)  # names, palette, void: the card's
         self.class_names, self.palette_bgr = self.label_set.names, self.label_set.palette_bgr
         norm = self.card.get("input", {})
-        self.working_height = int(working_height or norm.get("working_height", 360))
+        default_height = accurate_height(norm) if mode == "accurate" else norm.get("working_height", 360)
+        self.working_height = int(working_height or default_height)
         if self.working_height < 32 or self.working_height > 4320:
             raise ValueError(f"working height {self.working_height} out of range (32..4320)")
         self._mean = np.asarray(norm.get("mean", (0.5, 0.5, 0.5)), np.float32) * 255
@@ -123,13 +130,17 @@ class Segmenter:
         self.backend = backend
         self._threads = threads or _default_threads()
         network = ckpt.build()
+        if mode == "accurate":
+            if precision == "int8":
+                raise ValueError("int8 runs in the fast mode; the accurate mode runs fp32 (fp16 on CUDA)")
+            network, precision = flip_averaged(network), "fp32" if device == "cpu" else precision
         self.precision, self.precision_note = choose_precision(precision, backend=backend, device=device,
                                                                entry=self.card.get("int8"))
         if backend == "torch":
             self._runner = _TorchRunner(network, device, self._threads)
         else:
             int8 = self.card["int8"] if self.precision == "int8" else None
-            self._runner = OnnxRunner(network, path, self._threads, int8=int8)
+            self._runner = OnnxRunner(network, path, self._threads, int8=int8, mode=mode)
         use_mapping(self, mapping)  # scored in another label set (model/class_mapping.py); None: its own
 
     # -- public API ---------------------------------------------------------

@@ -54,7 +54,8 @@ class OnnxRunner:
 
     MAX_LANES = 4
 
-    def __init__(self, network, checkpoint_path: Path, threads: int, *, int8: dict | None = None) -> None:
+    def __init__(self, network, checkpoint_path: Path, threads: int, *, int8: dict | None = None, mode: str = "fast") -> None:
+        self.mode = mode  # "accurate": ``network`` is flip-averaged (model/test_time.py), cached apart
         self.network = network
         self.checkpoint_path = Path(checkpoint_path)
         self.checkpoint_hash = file_sha256(checkpoint_path)
@@ -104,6 +105,8 @@ class OnnxRunner:
         from model.quantize import calibration_hash
 
         kind = labels_only if isinstance(labels_only, str) else _kind(labels_only, False)
+        if self.mode != "fast":
+            kind += f"-{self.mode}"
         if int8:
             kind += f"-int8-{calibration_hash(self.int8)}"
         return onnx_cache_dir() / f"{self.checkpoint_hash[:24]}-{size[0]}x{size[1]}-{kind}-op{_ONNX_OPSET}.onnx"
@@ -112,7 +115,7 @@ class OnnxRunner:
         """The fp32 graph of this size (exported once), or the int8 graph built from it."""
         path = self.cache_path(size, kind)
         if not _cache_is_valid(path):
-            path = _export_or_fall_back(graph_module(self.network, kind), path, size, rebuild=(self.checkpoint_path, kind))
+            path = _export_or_fall_back(graph_module(self.network, kind), path, size, rebuild=(self.checkpoint_path, kind, self.mode))
         if self.int8 is None:
             return path
         target = self.cache_path(size, kind, int8=True)
@@ -255,10 +258,10 @@ def _build_int8(fp32_graph: Path, entry: dict, target: Path) -> Path:
     return target
 
 
-def export_onnx(network, path: Path, size: tuple[int, int], *, rebuild: tuple[Path, str] | None = None) -> Path:
+def export_onnx(network, path: Path, size: tuple[int, int], *, rebuild: tuple[Path, str, str] | None = None) -> Path:
     """Export ``network`` for a 1x3xHxW input to ``path`` (atomically), with a hash sidecar.
 
-    ``rebuild``: (checkpoint, graph kind) to export from in a fresh process if the exporter
+    ``rebuild``: (checkpoint, graph kind, mode) to export from in a fresh process if the exporter
     fails here. torch's exporter keeps process-wide state, and after a long session of other
     work it has been seen to fail on a graph it exports fine in a new process.
     """
@@ -284,18 +287,20 @@ sys.path.insert(0, sys.argv[1])
 import torch
 from model.checkpoint import load_checkpoint
 from model.onnx_backend import graph_module, _quiet_export
-network = graph_module(load_checkpoint(sys.argv[2]).build(), sys.argv[3])
+from model.test_time import flip_averaged
+network = load_checkpoint(sys.argv[2]).build()
+network = graph_module(flip_averaged(network) if sys.argv[7] == "accurate" else network, sys.argv[3])
 _quiet_export(network, torch.zeros(1, 3, int(sys.argv[4]), int(sys.argv[5])), Path(sys.argv[6]))
 """
 
 
-def _export_in_child(checkpoint: Path, kind: str, size: tuple[int, int], target: Path, first: Exception) -> None:
-    """Export the checkpoint's graph in a new Python process (see :func:`export_onnx`)."""
+def _export_in_child(checkpoint: Path, kind: str, mode: str, size: tuple[int, int], target: Path, first: Exception) -> None:
+    """Export the checkpoint's graph (of ``mode``) in a new Python process (see :func:`export_onnx`)."""
     import subprocess
 
     root = str(Path(__file__).resolve().parents[1])
     done = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, root, str(checkpoint), kind,
-                           str(size[0]), str(size[1]), str(target)], capture_output=True, text=True)
+                           str(size[0]), str(size[1]), str(target), mode], capture_output=True, text=True)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"{checkpoint}: the ONNX export failed ({type(first).__name__}; in a new process: {reason})")

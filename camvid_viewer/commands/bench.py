@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from model.external_model import add_card_arguments, is_external_model
+from model.test_time import add_mode_argument
 
 
 def add_bench_command(sub) -> None:
@@ -39,6 +40,7 @@ def add_bench_command(sub) -> None:
                    help="repeatable; default all (int8 on the ONNX backend when the model has a calibration)")
     b.add_argument("--json", action="store_true", help="one JSON object (a list for several runs)")
     add_card_arguments(b, mapping=False)  # bench scores nothing: a mapping would change nothing
+    add_mode_argument(b)
     b.set_defaults(func=_cmd_bench)
 
 
@@ -50,7 +52,8 @@ def _cmd_bench(args) -> int:
     if "all" in precisions:
         precisions = ["fp32", "int8"]
     results = run_bench(model=args.model, backends=backends, sizes=args.size or [(480, 360)], frames=max(2, args.frames),
-                        runs=max(1, args.runs), device=args.device, precisions=precisions, card=args.card)
+                        runs=max(1, args.runs), device=args.device, precisions=precisions, card=args.card,
+                        mode=args.mode)
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
     else:
@@ -79,13 +82,13 @@ def _real_frames(size: tuple[int, int], count: int) -> list[bytes]:
 
 
 def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), frames: int = 40, runs: int = 3,
-              device: str = "auto", precisions=("fp32", "int8"), card=None) -> list[dict]:
+              device: str = "auto", precisions=("fp32", "int8"), card=None, mode: str = "fast") -> list[dict]:
     """One result dict per (backend, precision, size): backend, precision, device, size, model_fps,
     pipeline_fps, peak_rss_mb, and ``vs_fp32`` (model fps over the same backend's fp32) for int8."""
     import cv2
 
     results = []
-    segmenters = _segmenters(model, backends, device, precisions, card=card)
+    segmenters = _segmenters(model, backends, device, precisions, card=card, mode=mode)
     for size in sizes:
         encoded = _real_frames(size, frames)
         decoded = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in encoded]
@@ -104,14 +107,14 @@ def run_bench(*, model=None, backends=("torch", "onnx"), sizes=((480, 360),), fr
                 "model_fps": round(model_fps, 2),
                 "pipeline_fps": round(len(encoded) / statistics.median(timings[(backend, precision)]["pipeline"]), 2),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "frames": len(decoded), "runs": runs, "model": segmenter.name,
+                "frames": len(decoded), "runs": runs, "model": segmenter.name, "mode": segmenter.mode,
             })
         _add_ratios(results[-len(segmenters):])
         print(f"bench: {size[0]}x{size[1]} done", file=sys.stderr)
     return results
 
 
-def _segmenters(model, backends, device, precisions, *, card=None) -> dict:
+def _segmenters(model, backends, device, precisions, *, card=None, mode: str = "fast") -> dict:
     """One Segmenter per (backend, precision) that can run here; int8 only on ONNX with a calibration.
     An ONNX model with a card runs as it is: ONNX Runtime, fp32, on the device asked for."""
     from model.inference import Segmenter
@@ -122,9 +125,9 @@ def _segmenters(model, backends, device, precisions, *, card=None) -> dict:
     for backend in backends:
         dev = "cpu" if backend == "onnx" else device
         for precision in precisions:
-            if precision == "int8" and backend != "onnx":
-                continue
-            segmenter = Segmenter(model, backend=backend, device=dev, precision=precision)  # fp16 on CUDA
+            if precision == "int8" and (backend != "onnx" or mode != "fast"):
+                continue  # int8 is the fast mode's, on ONNX Runtime
+            segmenter = Segmenter(model, backend=backend, device=dev, precision=precision, mode=mode)  # fp16 on CUDA
             if precision == "int8" and segmenter.precision != "int8":
                 print(f"bench: {segmenter.name}: no int8 graph ({segmenter.precision_note}); fp32 only", file=sys.stderr)
                 continue

@@ -36,6 +36,7 @@ from camvid_viewer.export import (
 from camvid_viewer.sources import MediaError, VideoSource, open_source
 from model.cli import float_argument
 from model.external_model import add_card_arguments
+from model.test_time import add_mode_argument
 
 _OPACITY = float_argument(minimum=0, maximum=1, expected="a number from 0 to 1")
 _FPS = float_argument(minimum=0, maximum=1000, above=True, expected="frames per second in (0, 1000]")
@@ -79,6 +80,7 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
                    help="an unreadable frame: stop with an error (default) or repeat the previous frame")
     e.add_argument("--temporal-smoothing", action="store_true", help="average class probabilities over consecutive frames")
     add_card_arguments(e)  # an ONNX --model's card; a mapping scores (CSV, masks) in CamVid's classes
+    add_mode_argument(e)
     e.set_defaults(func=cmd_export)
 
 
@@ -129,14 +131,15 @@ def _segmenter(args):
     from model.inference import Segmenter, note_precision
 
     segmenter = Segmenter(args.model, backend=args.backend, device=args.device, precision=args.precision,
-                          card=args.card, mapping=args.mapping)
+                          card=args.card, mapping=args.mapping, mode=args.mode)
     note_precision(segmenter)
     if args.temporal_smoothing:
         segmenter = TemporalSmoother(segmenter)
     if args.compare is not None:
         from model.pair import SegmenterPair
 
-        second = Segmenter(args.compare, backend=args.backend, device=args.device, precision=args.precision)
+        second = Segmenter(args.compare, backend=args.backend, device=args.device, precision=args.precision,
+                           mode=args.mode)
         note_precision(second)
         segmenter = SegmenterPair(segmenter, second)
     return segmenter

@@ -24,6 +24,7 @@ from camvid_viewer.sources.truth import find_annotations
 from model.class_mapping import scored_labels
 from model.external_model import add_card_arguments
 from model.outputs import OutputLock, check_outputs
+from model.test_time import add_mode_argument
 
 #: What an unreadable frame does: end the run, reuse the previous frame's prediction, or leave it out.
 ON_BAD_FRAME = ("stop", "repeat", "skip")
@@ -43,6 +44,7 @@ def add_predict_command(sub) -> None:
                    help="an unreadable frame: stop with an error (default), repeat the previous frame's "
                         "prediction under its name, or skip it")
     add_card_arguments(p)  # with a mapping, labels/ holds the mapped (CamVid) values, colour/ the model's own classes
+    add_mode_argument(p)
     p.set_defaults(func=_cmd_predict)
 
 
@@ -50,7 +52,7 @@ def _cmd_predict(args) -> int:
     bad: list[str] = []
     n = predict_to_folder(args.input, args.out, model=args.model, backend=args.backend, device=args.device,
                           precision=args.precision, overwrite=args.overwrite, on_bad_frame=args.on_bad_frame,
-                          bad_frames=bad, card=args.card, mapping=args.mapping)
+                          bad_frames=bad, card=args.card, mapping=args.mapping, mode=args.mode)
     note = ""
     if bad:
         done = "repeated" if args.on_bad_frame == "repeat" else "skipped"
@@ -61,7 +63,7 @@ def _cmd_predict(args) -> int:
 
 def predict_to_folder(source_path, out, *, model=None, backend="auto", device="auto", precision="auto",
                       overwrite=False, on_bad_frame: str = "stop", bad_frames: list[str] | None = None,
-                      segmenter=None, on_labels=None, card=None, mapping=None) -> int:
+                      segmenter=None, on_labels=None, card=None, mapping=None, mode: str = "fast") -> int:
     """Segment every frame into ``out/labels/<name>.png`` and ``out/colour/<name>.png``.
 
     Checked before any work: ``out`` may not be, hold or lie inside the input, its annotations or
@@ -95,7 +97,8 @@ def predict_to_folder(source_path, out, *, model=None, backend="auto", device="a
             raise UserError(f"{out}: is a file; the output is a folder (labels/ and colour/ inside)")
         with OutputLock(out):
             if segmenter is None:
-                segmenter = Segmenter(model, backend=backend, device=device, precision=precision, card=card, mapping=mapping)
+                segmenter = Segmenter(model, backend=backend, device=device, precision=precision, card=card, mapping=mapping,
+                                      mode=mode)
                 note_precision(segmenter)
             return _write_predictions(source, segmenter, out, frames=_readable_frames(source, on_bad_frame, bad),
                                       on_labels=on_labels)

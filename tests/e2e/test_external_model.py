@@ -21,7 +21,7 @@ import pytest
 from main import main
 from model.classes import CAMVID
 from model.data import read_image, read_label
-from model.external_model import generated_palette
+from model.onnx_card import generated_palette
 
 SIZE = (180, 240)  # the graph's fixed working size (h, w): small, so the file stays fast
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -351,7 +351,7 @@ def test_labels_out_bgr_and_any_size_graphs_agree_with_the_logits_graph(tmp_path
 def test_a_batch_sends_the_card_and_mapping_with_the_model(onnx_model, tmp_path):
     """What travels to each Ray worker besides the model's bytes (the batch itself: README, test_batch.py)."""
     from model.class_mapping import MappingError
-    from model.external_model import travelling_card
+    from model.onnx_card import travelling_card
 
     sent = travelling_card(onnx_model, None, None)
     assert json.loads(sent["card_text"])["classes"] == CITYSCAPES

@@ -17,7 +17,7 @@ from model.class_mapping import (
     scored_labels,
 )
 from model.classes import CAMVID, LabelSet
-from model.external_model import ModelCardError, card_from_dict, generated_palette
+from model.onnx_card import ModelCardError, card_from_dict, generated_palette
 
 CITYSCAPES = json.loads((MAPPINGS_DIR / "cityscapes-to-camvid.json").read_text())["from"]
 

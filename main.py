@@ -3,6 +3,7 @@
 Usage:
     python main.py                     open the viewer with the shipped model
     python main.py VIDEO_OR_FOLDER     open the viewer on a source
+    python main.py [PATH] --model seg.onnx [--card seg.json] [--mapping NAME|FILE|none]   ... with another model
     python main.py train|eval|quantize|predict|bench|export|batch|download-camvid ...   headless commands
 """
 

@@ -4,6 +4,7 @@ Usage:
     python main.py                      the window, shipped model loaded, welcome view
     python main.py ../shared/camvid/val the window on a frame folder (truth found in valannot/)
     python main.py drive.mp4            the window on a video
+    python main.py --model seg.onnx --mapping cityscapes-to-camvid drive.mp4   any model (ONNX: its card beside it)
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ __all__ = ["WindowComparison", "install_comparison"]
 import functools
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, Qt
+from PyQt6.QtCore import QObject, Qt, QTimer
 from PyQt6.QtGui import QAction, QActionGroup
 
 from camvid_viewer.analysis.compare import ComparisonState
@@ -54,6 +54,11 @@ class WindowComparison(QObject):
         self.timeline_dock.seek_requested.connect(window.seek)
         self._build_actions()
         self._show_docks(False)
+        for dock in (self.dock, self.timeline_dock):
+            # A saved layout (restoreState) or the welcome page's return may show them: not while not
+            # comparing. (A tab behind another reports visibilityChanged(False) though shown: ask isHidden.)
+            dock.visibilityChanged.connect(lambda _visible, d=dock: not self.state.active and not d.isHidden()
+                                           and QTimer.singleShot(0, self._hide_unless_comparing))
         s = self.session
         s.events.model.connect(self._model_changed)
         s.events.result.connect(lambda result: self.state.accept(result, s))
@@ -100,6 +105,10 @@ class WindowComparison(QObject):
         if shown:
             self.dock.raise_()
             self.timeline_dock.raise_()
+
+    def _hide_unless_comparing(self) -> None:
+        if not self.state.active:
+            self._show_docks(False)
 
     # -- choosing B ---------------------------------------------------------------------------
     def compare_dialog(self) -> None:

@@ -193,3 +193,21 @@ def test_compare_with_an_onnx_model_of_other_classes(qtbot, frames_dir, onnx_mod
     shown = _canvas_array(window)
     top = (kinds == 0) & (np.arange(h)[:, None] < h // 2)
     assert top.any() and (shown[top] == DIFFERENCE_PALETTE_BGR[0]).all()
+
+
+def test_a_layout_saved_while_comparing_shows_no_compare_docks_later(qtbot, tmp_path, camvid_root):
+    folder = _copy_split(camvid_root, tmp_path, 1)
+    window = _make_window(qtbot, default_model_path())
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, folder)
+    window.comparison.compare_with(str(default_model_path()))  # a model with itself: nothing differs
+    qtbot.waitUntil(_compared_result(window, 0), timeout=WAIT_MS)
+    assert window.comparison.dock.isVisible() and window.comparison.timeline_dock.isVisible()
+    assert window.comparison.state.frames[0].difference == 0
+    window.close()  # saves the layout with the compare docks shown
+    again = _make_window(qtbot, default_model_path())
+    qtbot.waitUntil(lambda: again.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, again, folder)
+    qtbot.waitUntil(lambda: not again.comparison.dock.isVisible() and not again.comparison.timeline_dock.isVisible(),
+                    timeout=WAIT_MS)
+    assert not again.comparison.state.active and again.canvas.image().width() == again.session.result.frame.shape[1]

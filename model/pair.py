@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["PairPrediction", "PairFuture", "SegmenterPair", "first_of", "second_of"]
 
+import inspect
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -95,15 +96,36 @@ class SegmenterPair:
         return [_pair(a, b) for a, b in zip(firsts, self.second.segment_batch(frames), strict=True)]
 
     def submit(self, frame: np.ndarray, *, confidence: bool = False) -> PairFuture:
-        """Both models start on ``frame`` at once, each on its own lanes."""
-        first = self.first.submit(frame, confidence=confidence)
-        return PairFuture(first, self.second.submit(frame))
+        """Both models start on ``frame`` at once, each on its own lanes (a model without lanes of
+        its own, e.g. a temporal smoother around A, runs the frame now, in order)."""
+        return PairFuture(_submit(self.first, frame, confidence), _submit(self.second, frame, False))
 
     def segment_stream(self, items):
         """``(key, frame)`` in, ``(key, PairPrediction)`` out, in order; both models' lanes busy."""
         from model.inference import Segmenter
 
         return Segmenter.segment_stream(self, items)  # it needs only ``submit`` and ``preferred_batch``
+
+
+def _submit(model, frame: np.ndarray, confidence: bool):
+    """``model.submit`` where its class has one that can do what is asked (looked up on the class:
+    a wrapper that forwards unknown attributes must run through its own methods), else the frame
+    runs now through ``model.segment`` (the temporal smoother around A, asked for confidence)."""
+    if getattr(type(model), "submit", None) is not None and (not confidence or _takes(model.submit, "confidence")):
+        return model.submit(frame, confidence=True) if confidence else model.submit(frame)
+    from model.inference import run_now
+
+    if not confidence:
+        return run_now(model.segment, frame)
+    keyword = "confidence" if _takes(model.segment, "confidence") else "probabilities"
+    return run_now(model.segment, frame, **{keyword: True})
+
+
+def _takes(function, name: str) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def first_of(model):

@@ -316,8 +316,9 @@ class AnalysisDock(QDockWidget):
 
     # -- smoothing ----------------------------------------------------------------------------
     def apply_smoothing(self, on: bool | None = None) -> None:
-        """Wrap (or unwrap) the viewer's model in a TemporalSmoother."""
-        model = self.session.model
+        """Wrap (or unwrap) the viewer's model in a TemporalSmoother (while comparing, model A: the
+        comparison pairs the result with B again)."""
+        model = first_of(self.session.model)
         if model is None:
             return
         base = model.segmenter if isinstance(model, TemporalSmoother) else model
@@ -330,7 +331,7 @@ class AnalysisDock(QDockWidget):
     def _model_changed(self) -> None:
         self._offer_classes()
         # A newly loaded model (device/backend change) keeps the smoothing the user chose.
-        if self.smoothing.isChecked() and not isinstance(self.session.model, TemporalSmoother):
+        if self.smoothing.isChecked() and not isinstance(first_of(self.session.model), TemporalSmoother):
             self.apply_smoothing()
 
     # -- exports ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from compare_models import weaker_checkpoint  # noqa: F401 - a fixture
 from test_external_model import CITYSCAPES, frames_dir, lraspp, onnx_model  # noqa: F401 - fixtures
 from test_viewer import WAIT_MS, _copy_split, _make_window, expect_message, open_and_wait
 
+from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.export import ExportOptions
 from camvid_viewer.export.dialog_backend import run_export
 from camvid_viewer.rendering import render_view
@@ -160,8 +161,18 @@ def test_two_onnx_models_play_every_frame_on_their_lanes(qtbot, tmp_path, camvid
     assert sorted(shown) == [0, 1, 2] and all(r.second is not None for r in shown.values())
     assert sorted(window.comparison.state.frames) == [0, 1, 2]
     # Each model's labels are its own, on the same frame: B's equal B run alone.
-    alone = s.model.second.segment(shown[2].frame).labels
+    b_model = s.model.second
+    alone = b_model.segment(shown[2].frame).labels
     assert np.array_equal(shown[2].second.labels, alone)
+    # Temporal smoothing while comparing smooths A; B stays as it is; off again, A alone.
+    window.analysis_dock.smoothing.setChecked(True)
+    assert isinstance(s.model, SegmenterPair) and isinstance(s.model.first, TemporalSmoother) and s.model.second is b_model
+    shown.clear()
+    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
+        window.play(start=0)
+    assert sorted(shown) == [0, 1, 2] and np.array_equal(shown[2].second.labels, alone)
+    window.analysis_dock.smoothing.setChecked(False)
+    assert isinstance(s.model, SegmenterPair) and not isinstance(s.model.first, TemporalSmoother)
 
 
 def test_compare_with_an_onnx_model_of_other_classes(qtbot, frames_dir, onnx_model):  # noqa: F811

@@ -12,12 +12,13 @@ from camvid_viewer.messages import one_line
 
 
 def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "auto", precision: str = "auto",
-                   card=None, mapping=None):
+                   card=None, mapping=None, mode: str = "fast"):
     """A ``model.inference.Segmenter`` (``path=None``: the shipped model); errors name the file.
 
     ``precision`` is what is asked for (``auto``, ``fp32``, ``int8``); the segmenter's
     ``precision`` is what runs and ``precision_note`` says why when the two differ.
     ``card``: an ONNX model's card (default: beside it); ``mapping``: a class mapping (default: the card's).
+    ``mode``: ``fast`` or ``accurate`` (model/test_time.py).
     """
     from pathlib import Path
 
@@ -30,7 +31,7 @@ def load_segmenter(path: str | None, *, device: str = "auto", backend: str = "au
         path = str(default)
     try:
         return Segmenter(path, device=device, backend=backend, precision=precision, threads=_env_threads(),
-                         card=card, mapping=mapping)
+                         card=card, mapping=mapping, mode=mode)
     except Exception as exc:  # noqa: BLE001 - any failure to load is the file's problem, named once
         message = one_line(exc)
         raise RuntimeError(message if str(path) in message else f"{path}: {message}") from None

@@ -112,6 +112,7 @@ class ViewerSession:
         self.device_choice = "auto"
         self.backend_choice = "auto"
         self.precision_choice = "auto"  # asked for; what runs is ``model.precision``
+        self.inference_choice = "fast"  # fast (plays in real time) or accurate (flip-averaged, larger)
         self.index = 0
         self.playing = False
         self.speed: float | None = 1.0

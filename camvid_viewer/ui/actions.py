@@ -18,6 +18,7 @@ from camvid_viewer.session import MODES, SPEEDS, VIEWS, format_speed
 VIEW_TITLES = {"overlay": "&Overlay", "side-by-side": "&Side by side", "mask": "&Mask only", "error": "&Error map"}
 #: Model > Precision, in menu order (``model.inference.PRECISIONS``); fp16 is what CUDA runs, not a choice.
 PRECISION_TITLES = {"auto": "&Auto", "fp32": "&FP32", "int8": "&INT8"}
+INFERENCE_TITLES = {"fast": "&Fast (real time)", "accurate": "&Accurate (flip-averaged, 1.2x size; about 3x slower)"}
 MODE_TITLES = {"realtime": "&Real time (drop frames the model cannot keep up with)", "every-frame": "&Every frame (wait for the model)"}
 
 
@@ -69,6 +70,7 @@ class ViewerActions:
         self.devices = self._choices(("auto", "cpu", "cuda"), {"auto": "&Auto", "cpu": "&CPU", "cuda": "C&UDA"}.get, w.set_device)
         self.backends = self._choices(("auto", "torch", "onnx"), {"auto": "&Auto", "torch": "&PyTorch", "onnx": "&ONNX Runtime"}.get, w.set_backend)
         self.precisions = self._choices(tuple(PRECISION_TITLES), PRECISION_TITLES.get, w.set_precision)
+        self.inference = self._choices(tuple(INFERENCE_TITLES), INFERENCE_TITLES.get, w.set_inference)
         self.train = act("&Train...", w.open_train_dialog)
         self.train.setVisible(optional_module("camvid_viewer.ui.train_dialog"))
         self.menus: dict = {}
@@ -122,6 +124,9 @@ class ViewerActions:
         precision = model.addMenu("&Precision")
         for a in self.precisions.values():
             precision.addAction(a)
+        inference = model.addMenu("&Inference")
+        for a in self.inference.values():
+            inference.addAction(a)
         model.addSeparator()
         model.addAction(self.train)
 

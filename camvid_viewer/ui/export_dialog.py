@@ -80,7 +80,8 @@ class ExportDialog(QDialog):
         self.session = session
         self._make_segmenter = segmenter_factory or functools.partial(
             load_segmenter, session.model_path, device=session.device_choice, backend=session.backend_choice,
-            precision=session.precision_choice, **model_files(session, session.model_path))  # card, mapping as chosen
+            precision=session.precision_choice, mode=session.inference_choice,
+            **model_files(session, session.model_path))  # card, mapping as chosen
         self._call: BackgroundCall | None = None
         self._job_done = threading.Event()
         self._job_done.set()

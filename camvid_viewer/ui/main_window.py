@@ -197,6 +197,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
         a.devices[s.device_choice].setChecked(True)
         a.backends[s.backend_choice].setChecked(True)
         a.precisions[s.precision_choice].setChecked(True)
+        a.inference[s.inference_choice].setChecked(True)
         a.legend_in_view.setChecked(s.legend)
         s.events.display.connect(self._render)
         s.events.display.connect(lambda: a.views[s.view].setChecked(True))

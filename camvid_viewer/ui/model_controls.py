@@ -21,7 +21,7 @@ class ModelControls:
     _model_request = 0  # the latest load asked for; an earlier one finishing later is dropped
 
     def load_model(self, path: str | None = None, *, device: str | None = None, backend: str | None = None,
-                   precision: str | None = None) -> None:
+                   precision: str | None = None, mode: str | None = None) -> None:
         """Load a checkpoint on a worker thread (``None``: the current one, else the shipped model).
 
         The device/backend/precision choice is committed only when loading works; on failure
@@ -30,19 +30,20 @@ class ModelControls:
         s = self.session
         path = path if path is not None else s.model_path
         choice = {"device": device or s.device_choice, "backend": backend or s.backend_choice,
-                  "precision": precision or s.precision_choice}
+                  "precision": precision or s.precision_choice, "mode": mode or s.inference_choice}
         self.statusBar().showMessage("Loading model...")
         self._model_request = request = self._model_request + 1
         self._background(load_segmenter, path, **choice, **model_files(s, path),
                          done=lambda model: self._model_ready(model, path, request=request, **choice),
                          failed=lambda text: self._model_failed(text, request=request))
 
-    def _model_ready(self, model, path, *, request: int, device: str, backend: str, precision: str) -> None:
+    def _model_ready(self, model, path, *, request: int, device: str, backend: str, precision: str, mode: str) -> None:
         s = self.session
         if request != self._model_request:
-            return  # the user has asked for another model (or device, backend, precision) since
-        s.device_choice, s.backend_choice, s.precision_choice = device, backend, precision
-        for group, value in ((self.actions.devices, device), (self.actions.backends, backend), (self.actions.precisions, precision)):
+            return  # the user has asked for another model (or device, backend, precision, mode) since
+        s.device_choice, s.backend_choice, s.precision_choice, s.inference_choice = device, backend, precision, mode
+        for group, value in ((self.actions.devices, device), (self.actions.backends, backend),
+                             (self.actions.precisions, precision), (self.actions.inference, mode)):
             group[value].setChecked(True)  # what runs (a backend change may have reset precision to auto)
         s.set_model(model, path or None)
         self.welcome.set_model_text(f"Model: {model.name} on {runtime_text(model)}")
@@ -60,6 +61,7 @@ class ModelControls:
         a.devices[s.device_choice].setChecked(True)
         a.backends[s.backend_choice].setChecked(True)
         a.precisions[s.precision_choice].setChecked(True)
+        a.inference[s.inference_choice].setChecked(True)
         if s.model is None:
             self.welcome.set_model_text(f"No model loaded: {text}")
             self._model_problem = text
@@ -87,4 +89,8 @@ class ModelControls:
 
     def set_precision(self, precision: str) -> None:
         """``auto``, ``fp32`` or ``int8``; what runs (``model.precision``) may differ, with a notice why."""
-        self.load_model(precision=precision)
+        self.load_model(precision=precision, mode="fast" if precision == "int8" else None)
+
+    def set_inference(self, mode: str) -> None:
+        """``fast`` or ``accurate``: the accurate mode is float, so int8 goes back to auto."""
+        self.load_model(mode=mode, precision="auto" if mode == "accurate" and self.session.precision_choice == "int8" else None)

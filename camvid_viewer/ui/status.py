@@ -13,8 +13,10 @@ from camvid_viewer.ui.throttle import DisplayRefresh
 
 
 def runtime_text(model) -> str:
-    """What runs: ``cpu / onnx / int8`` (a model without ``precision``: ``cpu / torch``)."""
-    parts = (model.device, model.backend, getattr(model, "precision", None))
+    """What runs: ``cpu / onnx / int8`` (a model without ``precision``: ``cpu / torch``; the
+    accurate mode adds ``/ accurate``)."""
+    mode = getattr(model, "mode", "fast")
+    parts = (model.device, model.backend, getattr(model, "precision", None), mode if mode != "fast" else None)
     return " / ".join(str(part) for part in parts if part)
 
 

@@ -169,5 +169,6 @@ def test_export_dialog_loads_its_model_with_the_windows_precision(qtbot, int8_ch
     with qtbot.waitSignal(dialog.export_finished, timeout=WAIT_MS) as finished:
         assert dialog.start(), dialog.message_label.text()
     assert finished.args == ["done"], dialog.message_label.text()
-    assert loaded == [(str(int8_checkpoint), {"device": "auto", "backend": "onnx", "precision": "int8"}, "int8")]
+    assert loaded == [(str(int8_checkpoint), {"device": "auto", "backend": "onnx", "precision": "int8", "mode": "fast",
+                                              "card": None, "mapping": None}, "int8")]
     dialog.shutdown()

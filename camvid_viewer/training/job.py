@@ -89,6 +89,12 @@ class TrainRequest:
     head: str = "conv"  # taken from the resume file's card when resuming
     head_width: int = 96
     max_steps_per_epoch: int | None = None  # tests and smoke runs only
+    # Fine-tuning (``train --init``): start from ``init``, train on the labelled frames of ``data``
+    # (a frame folder or a video) + ``annotations``, replay CamVid's train frames from ``replay``.
+    init: Path | None = None
+    annotations: Path | None = None
+    replay: Path | None = None
+    holdout: float | None = None  # share of the labelled frames held out to score (the command's default)
 
 
 def project_root() -> Path:
@@ -262,13 +268,16 @@ def read_checkpoint_card(*, path: str | Path) -> dict:
 
 
 def run_label_set(*, request: TrainRequest) -> LabelSet | None:
-    """The classes a run trains and scores: those of the checkpoint it resumes (its card), else
-    the dataset's; ``None`` when neither names any."""
-    if request.resume is not None:
-        try:
-            return LabelSet.from_card(read_checkpoint_card(path=request.resume))
-        except (ValueError, TypeError):
-            pass  # build_request has checked the file; an odd card falls back to the dataset's classes
+    """The classes a run trains and scores: those of the checkpoint it resumes or fine-tunes (its
+    card), else the dataset's; ``None`` when neither names any."""
+    for checkpoint in (request.resume, request.init):
+        if checkpoint is not None:
+            try:
+                return LabelSet.from_card(read_checkpoint_card(path=checkpoint))
+            except (ValueError, TypeError):
+                pass  # the request's checks read the file; an odd card falls back to the dataset's classes
+    if request.init is not None:
+        return CAMVID  # fine-tuning trains on label PNGs, read as CamVid class indices
     return describe_dataset(root=request.data).label_set
 
 
@@ -328,6 +337,11 @@ def train_command(*, request: TrainRequest, python: str = sys.executable) -> tup
         args.append("--no-augment")
     if request.resume is not None:
         args += ["--resume", str(request.resume)]
+    for flag, value in (("--init", request.init), ("--annotations", request.annotations), ("--replay", request.replay)):
+        if value is not None:
+            args += [flag, str(value)]
+    if request.holdout is not None:
+        args += ["--holdout", repr(request.holdout)]
     if request.max_steps_per_epoch:
         args += ["--max-steps-per-epoch", str(request.max_steps_per_epoch)]
     return python, args

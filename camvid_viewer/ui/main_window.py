@@ -15,7 +15,8 @@ Hook points for other parts of the app:
   ``ui/export_dialog.py`` (``ExportDialog(session, parent=window)``, run with ``exec()``),
   ``ui/train_dialog.py`` (``TrainDialog(window)`` emitting ``model_chosen(str)``),
   ``ui/analysis_dock.py`` (``install_analysis(window)``),
-  ``ui/compare_controls.py`` (``install_comparison(window)``: Model > Compare with..., ``window.comparison``).
+  ``ui/compare_controls.py`` (``install_comparison(window)``: Model > Compare with..., ``window.comparison``),
+  ``ui/finetune_menu.py`` (``install_finetune(window)``: Model > Fine-tune on my labels..., ``window.finetune``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
     source_opened = pyqtSignal(str)
     model_loaded = pyqtSignal(str)
     comparison = None  # two models side by side (ui/compare_controls.py), when installed
+    finetune = None  # Model > Fine-tune on my labels... (ui/finetune_menu.py), when installed
 
     def __init__(self, *, settings: ViewerSettings | None = None, model_path: str | None = None,
                  load_model: bool = True, device: str = "auto", backend: str = "auto", precision: str = "auto") -> None:
@@ -145,6 +147,10 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             from camvid_viewer.ui.compare_controls import install_comparison
 
             self.comparison = install_comparison(self)
+        if optional_module("camvid_viewer.ui.finetune_menu"):  # Model > Fine-tune on my labels...
+            from camvid_viewer.ui.finetune_menu import install_finetune
+
+            self.finetune = install_finetune(self)
 
     def _default_dock_sizes(self) -> None:
         """Dock heights for a first run (sizes only take effect once the window is laid out)."""

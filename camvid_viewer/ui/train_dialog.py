@@ -205,12 +205,7 @@ class TrainDialog(QDialog):
         if not self.out_edit.text().strip():
             self._refresh_default_out()
         try:
-            request = job.build_request(
-                data=self.data_edit.text(), out=self.out_edit.text(), backbone=self.backbone_box.currentText(),
-                epochs=self.epochs_edit.text(), batch_size=self.batch_edit.text(), lr=self.lr_edit.text(),
-                crop=self.crop_edit.text(), augment=self.augment_check.isChecked(), device=self.device_box.currentText(),
-                resume=self.resume_edit.text(), max_steps_per_epoch=self._max_steps,
-            )
+            request = self._build_request()
         except job.JobInputError as exc:
             self.message_label.setText(str(exc))
             return False
@@ -235,6 +230,19 @@ class TrainDialog(QDialog):
         self._process.start(program, args)
         return True
 
+    def _build_request(self) -> job.TrainRequest:
+        """The form checked into a request (the fine-tune dialog checks its own form)."""
+        return job.build_request(
+            data=self.data_edit.text(), out=self.out_edit.text(), backbone=self.backbone_box.currentText(),
+            epochs=self.epochs_edit.text(), batch_size=self.batch_edit.text(), lr=self.lr_edit.text(),
+            crop=self.crop_edit.text(), augment=self.augment_check.isChecked(), device=self.device_box.currentText(),
+            resume=self.resume_edit.text(), max_steps_per_epoch=self._max_steps,
+        )
+
+    def _locked_while_running(self) -> tuple[QWidget, ...]:
+        """The inputs a run may not change under it."""
+        return self.data_edit, self.backbone_box, self.out_edit, self.resume_edit
+
     def stop(self) -> None:
         """End the child: terminate (SIGTERM), then kill after the timeout. The last epoch's file survives."""
         if not self.is_running():
@@ -258,7 +266,7 @@ class TrainDialog(QDialog):
         for chosen in (self.use_button, self.compare_button):
             chosen.setEnabled(False if running else chosen.isEnabled())
         self.resume_last_button.setEnabled(False if running else self.resume_last_button.isEnabled())
-        for w in (self.data_edit, self.backbone_box, self.out_edit, self.resume_edit):
+        for w in self._locked_while_running():
             w.setEnabled(not running)
         if running:
             self.best_label.setText("Training...")

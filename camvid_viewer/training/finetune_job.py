@@ -8,7 +8,7 @@ held-out labelled frames) and ``held_out_metrics`` (the fine-tuned model's, last
 
 from __future__ import annotations
 
-__all__ = ["MIN_LABELLED", "BeforeAfter", "LabelCount", "before_after", "build_finetune_request",
+__all__ = ["MIN_LABELLED", "SUMMARY_ROWS", "BeforeAfter", "LabelCount", "before_after", "build_finetune_request",
            "count_labels", "default_finetune_output"]
 
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from model.data import IMAGE_SUFFIXES, DataError, detect_splits, list_images
 from model.outputs import OutputError, check_outputs
 
 MIN_LABELLED = 2  # model.finetune.MIN_USER_FRAMES: one frame to learn from, one to score
+SUMMARY_ROWS = {"mean_iou": "mean IoU", "pixel_accuracy": "pixel accuracy"}  # metrics key -> the table's row
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class BeforeAfter:
 
     frames: int
     parent: str
-    rows: tuple[tuple[str, float | None, float | None], ...]  # (class, IoU before, IoU after), then the means
+    rows: tuple[tuple[str, float | None, float | None], ...]  # the means, then (class, IoU before, IoU after)
 
 
 def before_after(*, card: dict) -> BeforeAfter | None:
@@ -174,9 +175,8 @@ def before_after(*, card: dict) -> BeforeAfter | None:
         value = ((metrics.get("per_class") or {}).get(name) or {}).get("iou")
         return float(value) if isinstance(value, (int, float)) else None
 
+    rows = [(title, before.get(key), after.get(key)) for key, title in SUMMARY_ROWS.items()]  # the headline first
     names = list(dict.fromkeys([*(after.get("per_class") or {}), *(before.get("per_class") or {})]))
-    rows = [(name, iou(before, name), iou(after, name)) for name in names]
-    for key, title in (("mean_iou", "mean IoU"), ("pixel_accuracy", "pixel accuracy")):
-        rows.append((title, before.get(key), after.get(key)))
+    rows += [(name, iou(before, name), iou(after, name)) for name in names]
     parent = ((tuned or {}).get("parent") or {}).get("name") or "the parent model"
     return BeforeAfter(int(after.get("frames") or tuned.get("held_out_frames") or 0), str(parent), tuple(rows))

@@ -50,6 +50,7 @@ class FinetuneDialog(TrainDialog):
         self.setWindowTitle("Fine-tune on my labels")
         self.resume_last_button.hide()  # a fine-tune is short: run it again rather than resume it
         self.best_label.setText("No fine-tuned model yet.")
+        self.best_label.parentWidget().setTitle("The fine-tuned model")  # TrainDialog's "Best checkpoint" box
 
     # ----- layout
     def _build(self) -> None:
@@ -57,6 +58,7 @@ class FinetuneDialog(TrainDialog):
         self.result_table = QTableWidget(0, 4)
         self.result_table.setHorizontalHeaderLabels(["Class", "Before (IoU)", "After (IoU)", "Change"])
         self.result_table.verticalHeader().hide()
+        self.result_table.verticalHeader().setDefaultSectionSize(22)  # the means and 11 classes in view
         self.result_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.result_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.result_caption = QLabel("When the run ends: the model before and after, on the held-out labelled frames.",
@@ -67,7 +69,7 @@ class FinetuneDialog(TrainDialog):
         layout.addWidget(self.result_table)
         splitter: QSplitter = self.plots.parentWidget()  # the plots over the log (TrainDialog._build)
         splitter.insertWidget(1, box)
-        splitter.setSizes([400, 330, 110])
+        splitter.setSizes([360, 380, 100])
 
     def _build_settings(self) -> QGroupBox:
         """Start from, frames, labels (their count), replay, hold-out share, schedule, output."""
@@ -208,7 +210,7 @@ class FinetuneDialog(TrainDialog):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignVCenter | (Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight))
                 if c == 3 and change:
                     item.setForeground(BETTER if change > 0 else WORSE)
-                if name in ("mean IoU", "pixel accuracy"):
+                if name in finetune_job.SUMMARY_ROWS.values():
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)

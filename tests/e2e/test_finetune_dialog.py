@@ -81,10 +81,11 @@ def test_finetune_from_the_window_then_compare_and_adopt(qtbot, tmp_path, footag
     assert card["finetune"]["parent"]["name"] == "random-test-model" and card["finetune"]["held_out_frames"] == 1
     rows = dialog.table_rows()
     expected = before_after(card=card).rows
-    assert [r[0] for r in rows] == [name for name, _, _ in expected] and rows[-2][0] == "mean IoU"
+    assert [r[0] for r in rows] == [name for name, _, _ in expected] and rows[0][0] == "mean IoU"
     before, after = card["finetune"]["held_out_before"], card["held_out_metrics"]
-    assert rows[-2][1:3] == (f"{before['mean_iou']:.3f}", f"{after['mean_iou']:.3f}")
-    assert rows[-1][1:3] == (f"{before['pixel_accuracy']:.3f}", f"{after['pixel_accuracy']:.3f}")
+    assert rows[0][1:] == (f"{before['mean_iou']:.3f}", f"{after['mean_iou']:.3f}",
+                           f"{after['mean_iou'] - before['mean_iou']:+.3f}")
+    assert rows[1][1:3] == (f"{before['pixel_accuracy']:.3f}", f"{after['pixel_accuracy']:.3f}")
     sky = next(r for r in rows if r[0] == "sky")
     assert sky[2] == f"{after['per_class']['sky']['iou']:.3f}"
     assert "1 held-out labelled frame" in dialog.result_caption.text()

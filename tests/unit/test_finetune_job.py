@@ -116,7 +116,7 @@ def test_before_after_rows_come_from_the_card():
             "held_out_metrics": after}
     result = finetune_job.before_after(card=card)
     assert result.parent == "camvid-lite0" and result.frames == 2
-    assert result.rows == (("sky", 0.6, 0.65), ("road", 0.4, 0.7), ("sign", None, 0.1),
-                           ("mean IoU", 0.2, 0.3), ("pixel accuracy", 0.5, 0.7))
+    assert result.rows == (("mean IoU", 0.2, 0.3), ("pixel accuracy", 0.5, 0.7),
+                           ("sky", 0.6, 0.65), ("road", 0.4, 0.7), ("sign", None, 0.1))
     assert finetune_job.before_after(card={"held_out_metrics": after}) is None  # not a fine-tune
     assert finetune_job.before_after(card={"finetune": {"held_out_before": None}, "held_out_metrics": None}) is None

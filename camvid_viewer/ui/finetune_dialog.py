@@ -1,7 +1,7 @@
 """The training dialog in its fine-tune mode: start from a model, train on the user's labelled frames.
 
 Model > Fine-tune on my labels... (:mod:`camvid_viewer.ui.finetune_menu`) opens it prefilled from the
-window. It runs ``main.py train --init MODEL --data FRAMES --annotations LABELS [--replay CAMVID]``
+window. It runs ``main.py train --init MODEL --data FRAMES --annotations LABELS [--replay CAMVID_ROOT]``
 in the same child process, with the same progress, plots and log as :class:`TrainDialog`; at
 the end it shows the parent's and the new model's scores on the held-out labelled frames, per class.
 """
@@ -15,8 +15,6 @@ from pathlib import Path
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -87,17 +85,7 @@ class FinetuneDialog(TrainDialog):
         self.holdout_edit = QLineEdit("0.2")
         self.holdout_edit.setToolTip("share of the labelled frames never trained on, scored before and after")
         form.addRow("Hold out", self.holdout_edit)
-        self.epochs_edit, self.batch_edit = QLineEdit("2"), QLineEdit("8")
-        self.lr_edit, self.crop_edit = QLineEdit("0.0003"), QLineEdit("288x384")
-        self.crop_edit.setToolTip("training crop, HEIGHTxWIDTH in pixels")
-        for label, edit in (("Epochs", self.epochs_edit), ("Batch size", self.batch_edit),
-                            ("Learning rate", self.lr_edit), ("Crop (HxW)", self.crop_edit)):
-            form.addRow(label, edit)
-        self.augment_check = QCheckBox("scale jitter, flips, colour jitter", checked=True)
-        form.addRow("Augmentation", self.augment_check)
-        self.device_box = QComboBox()
-        self.device_box.addItems(job.DEVICES)
-        form.addRow("Device", self.device_box)
+        self._add_schedule_rows(form, epochs="2", lr="0.0003")  # train --init's defaults
         self.out_edit = QLineEdit(placeholderText="the new model (.safetensors); the parent is never replaced")
         form.addRow("Output file", self._with_browse(self.out_edit, self._browse_out))
         self.resume_edit = QLineEdit()  # the plain dialog's; a fine-tune never resumes

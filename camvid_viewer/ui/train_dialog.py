@@ -114,8 +114,19 @@ class TrainDialog(QDialog):
         self.backbone_box.addItems(job.BACKBONES)
         self.backbone_box.currentTextChanged.connect(lambda _: self._refresh_default_out())
         form.addRow("Backbone", self.backbone_box)
-        self.epochs_edit, self.batch_edit = QLineEdit("40"), QLineEdit("8")
-        self.lr_edit, self.crop_edit = QLineEdit("0.001"), QLineEdit("288x384")
+        self._add_schedule_rows(form, epochs="40", lr="0.001")
+        self.out_edit = QLineEdit(placeholderText="where the best model is saved (.safetensors)")
+        form.addRow("Output file", self._with_browse(self.out_edit, self._browse_out))
+        self.resume_edit = QLineEdit(placeholderText="optional: a .last.safetensors file to continue")
+        for edit in (self.data_edit, self.out_edit, self.resume_edit):  # long paths do not fit: show them whole
+            edit.textChanged.connect(edit.setToolTip)
+        form.addRow("Resume from", self._with_browse(self.resume_edit, self._browse_resume))
+        return titled_group("Run settings", form)
+
+    def _add_schedule_rows(self, form: QFormLayout, *, epochs: str, lr: str) -> None:
+        """Epochs, batch size, learning rate, crop, augmentation and device (the fine-tune dialog's too)."""
+        self.epochs_edit, self.batch_edit = QLineEdit(epochs), QLineEdit("8")
+        self.lr_edit, self.crop_edit = QLineEdit(lr), QLineEdit("288x384")
         self.crop_edit.setToolTip("training crop, HEIGHTxWIDTH in pixels")
         for label, edit in (("Epochs", self.epochs_edit), ("Batch size", self.batch_edit),
                             ("Learning rate", self.lr_edit), ("Crop (HxW)", self.crop_edit)):
@@ -125,13 +136,6 @@ class TrainDialog(QDialog):
         self.device_box = QComboBox()
         self.device_box.addItems(job.DEVICES)
         form.addRow("Device", self.device_box)
-        self.out_edit = QLineEdit(placeholderText="where the best model is saved (.safetensors)")
-        form.addRow("Output file", self._with_browse(self.out_edit, self._browse_out))
-        self.resume_edit = QLineEdit(placeholderText="optional: a .last.safetensors file to continue")
-        for edit in (self.data_edit, self.out_edit, self.resume_edit):  # long paths do not fit: show them whole
-            edit.textChanged.connect(edit.setToolTip)
-        form.addRow("Resume from", self._with_browse(self.resume_edit, self._browse_resume))
-        return titled_group("Run settings", form)
 
     def _build_buttons(self) -> QWidget:
         """Start / Stop on the left, Close on the right; the form's message label above them."""

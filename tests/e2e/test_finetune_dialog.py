@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from test_finetune import user_frames  # noqa: F401 - a fixture
 from test_viewer import WAIT_MS, _make_window, open_and_wait
 
 from camvid_viewer import training as job
@@ -24,19 +25,11 @@ RUN_TIMEOUT_MS = 240_000  # a loaded 2-core machine
 
 
 @pytest.fixture
-def footage(tmp_path, camvid_root):
-    """The user's footage: 5 frames of drive 0001TP in ``drive/``, all labelled in ``driveannot/``
-    (as edit mode saves them), and a 2-frame CamVid root to replay."""
-    frames, labels, replay = tmp_path / "drive", tmp_path / "driveannot", tmp_path / "replay"
-    for folder in (frames, labels, replay / "train", replay / "trainannot"):
-        folder.mkdir(parents=True)
-    for image in sorted((camvid_root / "train").glob("0001TP_*.png"))[::12][:5]:
-        shutil.copy(image, frames / image.name)
-        shutil.copy(camvid_root / "trainannot" / image.name, labels / image.name)
-    for image in sorted((camvid_root / "train").glob("0006R0_*.png"))[:2]:
-        shutil.copy(image, replay / "train" / image.name)
-        shutil.copy(camvid_root / "trainannot" / image.name, replay / "trainannot" / image.name)
-    return frames, labels, replay
+def footage(user_frames):  # noqa: F811 - the fixture imported above
+    """The user's footage: 6 frames of drive 0001TP in ``frames/``, all labelled in ``framesannot/``
+    (the folder edit mode saves into, found beside the frames), and a 2-frame CamVid root to replay."""
+    frames, labels, replay = user_frames
+    return frames, labels.rename(frames.parent / "framesannot"), replay
 
 
 def _open_finetune(qtbot, window, models_dir: Path):
@@ -61,7 +54,7 @@ def test_finetune_from_the_window_then_compare_and_adopt(qtbot, tmp_path, footag
     assert dialog.replay_edit.text() == str(default_camvid_root() or "")
     out = Path(dialog.out_edit.text())
     assert out.parent == tmp_path / "models" and out.suffix == ".safetensors" and not out.exists()
-    assert dialog.labels_info.text() == "5 labelled frames: 4 to learn from, 1 held out to score before and after"
+    assert dialog.labels_info.text() == "6 labelled frames: 5 to learn from, 1 held out to score before and after"
     assert (dialog.epochs_edit.text(), dialog.lr_edit.text()) == ("2", "0.0003")  # the command's defaults
 
     dialog.replay_edit.setText(str(replay))  # a tiny replay set: a fast test

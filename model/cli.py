@@ -107,21 +107,30 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--head-width", type=int_argument(maximum=1024), default=96)
     t.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="start the backbone from random weights")
     t.add_argument("--backbone-weights", help="torchvision-format VGG-16 weights for --backbone vgg16")
-    t.add_argument("--epochs", type=int_argument(maximum=10_000), default=40)
+    t.add_argument("--epochs", type=int_argument(maximum=10_000), help="passes over the frames (default 40; with --init 2)")
     t.add_argument("--batch-size", type=int_argument(maximum=1024), default=8)
-    t.add_argument("--lr", type=float_argument(minimum=0, maximum=1, above=True), default=1e-3)
+    t.add_argument("--lr", type=float_argument(minimum=0, maximum=1, above=True), help="peak learning rate (default 1e-3; with --init 3e-4)")
     t.add_argument("--weight-decay", type=float_argument(minimum=0, maximum=1), default=1e-4)
     t.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     t.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
     t.add_argument("--crop", type=_crop, default=(288, 384), metavar="HxW")
     t.add_argument("--no-augment", dest="augment", action="store_false")
+    t.add_argument("--photometric", choices=("basic", "strong"), default="basic",
+                   help="basic colour jitter (default), or strong: also gamma, white balance, hue, blur and noise")
     t.add_argument("--class-weighting", choices=("none", "sqrt", "median"), default="sqrt")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
     t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none); "
                    "drive:NAME[,NAME] holds those drives' frames out of --train-splits and scores them each epoch, "
                    "the last epoch kept (a held-out drive never selects one)")
     t.add_argument("--working-height", type=int_argument(minimum=WORKING_HEIGHTS[0], maximum=WORKING_HEIGHTS[1]),
-                   default=360, help="frame height used at inference")
+                   help="frame height used at inference (default 360; with --init the model's)")
+    t.add_argument("--init", metavar="MODEL", help="fine-tune MODEL on the labelled frames of --data (a frame folder or "
+                   "a video) and --annotations; part of them held out to score it before and after")
+    t.add_argument("--replay", metavar="DIR", help="with --init: a CamVid root whose train frames are mixed in, so the "
+                   "model does not forget them")
+    t.add_argument("--holdout", type=float_argument(minimum=0, maximum=0.9), default=0.2,
+                   help="with --init: share of the labelled frames held out to score (default 0.2, at least one frame; "
+                        "0 for none)")
     t.add_argument("--seed", type=int_argument(minimum=0, maximum=2**32 - 1), default=0)  # numpy's seed range
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--workers", type=int_argument(minimum=0, maximum=64), default=0)
@@ -172,6 +181,7 @@ def cmd_train(args) -> int:
     train_splits, val_split = _splits(args)
     _check_writable(Path(args.out))
     _check_train_outputs(args)
+    _finetune_defaults(args)
     from model.train import TrainConfig, main
 
     cfg = TrainConfig(
@@ -182,7 +192,8 @@ def cmd_train(args) -> int:
         class_weighting=args.class_weighting, train_splits=train_splits, val_split=val_split,
         working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
         resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
-        int8=args.int8, command=_command_line(args),
+        int8=args.int8, command=_command_line(args), photometric=args.photometric, init=args.init, replay=args.replay, holdout=args.holdout,
+        warmup_epochs=0.1 if args.init else 1.0,
     )
     if os.environ.get("RANK", "0") != "0":  # DDP: rank 0 writes the checkpoints and holds the lock
         main(cfg)
@@ -190,6 +201,23 @@ def cmd_train(args) -> int:
     with OutputLock(cfg.out):
         main(cfg)
     return 0
+
+
+def _finetune_defaults(args) -> None:
+    """Without --init: the from-scratch defaults. With it: the parent's network and working height,
+    a short run at a lower rate (a few minutes on a 2-core CPU)."""
+    if not args.init:
+        args.epochs, args.lr = args.epochs or 40, args.lr or 1e-3
+        args.working_height = args.working_height or 360
+        return
+    from model.checkpoint import read_card
+
+    card = read_card(args.init)
+    arch = card.get("architecture") or {}
+    args.backbone, args.head = arch.get("backbone", args.backbone), arch.get("head", args.head)
+    args.head_width, args.pretrained = int(arch.get("head_width", args.head_width)), False
+    args.working_height = args.working_height or int((card.get("input") or {}).get("working_height", 360))
+    args.epochs, args.lr = args.epochs or 2, args.lr or 3e-4
 
 
 def _command_line(args) -> str | None:
@@ -209,7 +237,8 @@ def _check_train_outputs(args) -> None:
     resumed = args.resume is not None and real_path(args.resume) == real_path(last)
     outputs = {"--out": out} if resumed else {"--out": out, "its .last checkpoint": last}
     check_outputs(inputs={"--data": args.data, "--annotations": args.annotations, "--resume": args.resume,
-                          "--backbone-weights": args.backbone_weights}, outputs=outputs)
+                          "--backbone-weights": args.backbone_weights, "--init": args.init, "--replay": args.replay},
+                  outputs=outputs)
     if args.resume is None and not args.overwrite:
         for path in (out, last):
             if path.exists():
@@ -226,6 +255,15 @@ def _splits(args) -> tuple[tuple[str, ...], str | None]:
     if not all(train) or len(set(train)) != len(train):
         raise UserError(f"--train-splits {args.train_splits!r}: expected distinct split names separated by commas, e.g. train,val")
     val = args.val_split
+    if args.init:  # fine-tuning: the labelled frames of --data (a folder or a video) + --annotations
+        if not args.annotations:
+            raise UserError("--init fine-tunes on labelled frames: pass --annotations DIR (label PNGs named like the "
+                            "frames of --data, or by frame index for a video)")
+        if train != ("train",) or (val is not None and not val.startswith("drive:")):
+            raise UserError("--init holds out part of the labelled frames itself (--holdout, or --val-split drive:NAME)")
+        return train, val
+    if args.replay:
+        raise UserError("--replay mixes CamVid frames into a fine-tuning run: it needs --init MODEL")
     if args.annotations:  # a plain folder: all of it trains, nothing validates
         if val not in (None, "none") or train != ("train",):
             raise UserError("--train-splits and --val-split choose splits of a dataset root; --annotations trains on the whole --data folder")

@@ -29,6 +29,7 @@ from model.image_files import (
     read_image,
     read_label,
 )
+from model.photometric import PHOTOMETRIC, strong_photometric
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -141,7 +142,11 @@ class TrainTransform:
         flip: bool = True,
         colour: float = 0.3,
         augment: bool = True,
+        photometric: str = "basic",
     ) -> None:
+        if photometric not in PHOTOMETRIC:
+            raise ValueError(f"unknown photometric augmentation {photometric!r} ({', '.join(PHOTOMETRIC)})")
+        self.photometric = photometric
         self.crop = crop
         self.scale = scale
         self.flip = flip
@@ -165,6 +170,8 @@ class TrainTransform:
         if self.augment and self.flip and rng.random() < 0.5:
             image = image[:, ::-1]
             label = label[:, ::-1]
+        if self.augment and self.photometric == "strong":
+            image = strong_photometric(image, rng)
         if self.augment and self.colour > 0:
             image = _colour_jitter(image, rng, self.colour)
         return np.ascontiguousarray(image), np.ascontiguousarray(label)

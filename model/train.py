@@ -29,6 +29,7 @@ from model.checkpoint import (
 from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
 from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
 from model.drives import count_by_drive, parse_drive_split, split_by_drive
+from model.finetune import finetune_data, parent_record
 from model.metrics import ConfusionMatrix
 from model.networks import Architecture, build_model
 from model.progress import ProgressReporter
@@ -56,6 +57,7 @@ class TrainConfig:
     crop: tuple[int, int] = (288, 384)  # training crop, height x width
     scale: tuple[float, float] = (0.75, 1.5)  # scale jitter range
     augment: bool = True  # scale jitter, crop, flip and colour jitter; off = centre crops
+    photometric: str = "basic"  # basic colour jitter, or strong: + gamma, white balance, hue, blur, noise
     class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
     train_splits: tuple[str, ...] = ("train",)  # splits trained on
     val_split: str | None = "val"  # split used to pick the best epoch; drive:NAME[,NAME] holds drives out; None for none
@@ -70,6 +72,9 @@ class TrainConfig:
     progress: str = "text"  # text (tqdm) or json (one object per line)
     extra: dict = field(default_factory=dict)  # free-form notes copied into the card
     command: str | None = None  # the command line that started the run, recorded in the card
+    init: str | None = None  # fine-tune: start from this checkpoint, on the labelled frames of data + annotations
+    replay: str | None = None  # fine-tune: a CamVid root whose train frames are replayed beside the user's
+    holdout: float = 0.2  # fine-tune: share of the user's labelled frames held out to score (at least one)
 
     @property
     def architecture(self) -> Architecture:
@@ -159,7 +164,7 @@ def evaluate(model, dataset, device, *, batch_size: int = 4) -> dict:
 
 
 def _datasets(cfg: TrainConfig):
-    transform = TrainTransform(crop=tuple(cfg.crop), scale=tuple(cfg.scale), augment=cfg.augment)
+    transform = TrainTransform(crop=tuple(cfg.crop), scale=tuple(cfg.scale), augment=cfg.augment, photometric=cfg.photometric)
     if cfg.annotations:
         pairs = pair_by_stem(cfg.data, cfg.annotations, skip_bad=cfg.skip_bad)
         return CamVidDataset(pairs, transform=transform, seed=cfg.seed, skip_bad=cfg.skip_bad), None
@@ -211,17 +216,17 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _card(cfg: TrainConfig, *, epoch: int, step: int, val: dict | None, best: dict | None, elapsed: float,
-          drives: dict | None = None) -> dict:
+          records: dict | None = None) -> dict:
+    """The checkpoint's card; ``records``: ``drives`` trained on and held out, and ``finetune``."""
     config = asdict(cfg)
     config.pop("resume", None)
     command = config.pop("command", None)
     extra = {"training_command": command} if command else {}
-    if drives:
-        extra["drives"] = drives
-        if parse_drive_split(cfg.val_split or ""):
-            # the held-out drive never picks an epoch: its figure is the last epoch's, an honest one
-            extra["held_out_metrics"] = val
-            extra["selection"] = "last epoch (a held-out drive never selects an epoch)"
+    extra.update({key: value for key, value in (records or {}).items() if value})
+    if parse_drive_split(cfg.val_split or "") or cfg.init:
+        # held-out frames never pick an epoch: their figure is the last epoch's, an honest one
+        extra["held_out_metrics"] = val
+        extra["selection"] = "last epoch (held-out frames never select an epoch)"
     return extra | {
         "name": Path(cfg.out).stem,
         "architecture": cfg.architecture.to_dict(),
@@ -256,8 +261,16 @@ def main(cfg: TrainConfig) -> dict:
 
 
 def _run(cfg, device, rank, distributed, report) -> dict:
-    train_set, val_set = _datasets(cfg)
-    model = build_model(cfg.architecture, pretrained=cfg.pretrained, backbone_weights=cfg.backbone_weights).to(device)
+    finetune = None
+    if cfg.init:
+        transform = TrainTransform(crop=tuple(cfg.crop), scale=tuple(cfg.scale), augment=cfg.augment,
+                                   photometric=cfg.photometric)
+        finetune = finetune_data(cfg, transform, cfg.working_height)
+        train_set, val_set = finetune.train, finetune.held_out
+        model = load_checkpoint(cfg.init).build().float().to(device)
+    else:
+        train_set, val_set = _datasets(cfg)
+        model = build_model(cfg.architecture, pretrained=cfg.pretrained, backbone_weights=cfg.backbone_weights).to(device)
     optimizer = _optimizer(model, cfg)
     start_epoch, step, best, elapsed0 = 0, 0, None, 0.0
     if cfg.resume:
@@ -270,8 +283,11 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     weights = weights.to(device) if weights is not None else None
     report.start(config=asdict(cfg), frames=len(train_set), val_frames=len(val_set) if val_set else 0,
                  steps_per_epoch=steps_per_epoch, total_steps=total, start_epoch=start_epoch, skipped=train_set.skipped)
-    drives = {"trained_on": count_by_drive(p[0] for p in train_set.paths),
+    drives = {"trained_on": count_by_drive(dict.fromkeys(p[0] for p in train_set.paths)),
               "held_out": count_by_drive(p[0] for p in val_set.paths) if parse_drive_split(cfg.val_split or "") else {}}
+    if finetune is not None:  # what the parent trained on, it has seen too
+        drives["trained_on"] = _parent_drives(cfg.init) | drives["trained_on"]
+    records = {"drives": drives, "finetune": _finetune_record(cfg, finetune, model, device) if finetune else None}
     t0 = time.monotonic() - elapsed0
     for epoch in range(start_epoch, cfg.epochs):
         train_set.set_epoch(epoch)
@@ -284,7 +300,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         _check_finite(model, epoch + 1)  # on every rank: DDP ranks hold the same weights
         if rank == 0:
             best = _end_epoch(cfg, model, optimizer, val_set, device, report, epoch=epoch, start_epoch=start_epoch,
-                              step=step, loss=loss, best=best, t0=t0, drives=drives)
+                              step=step, loss=loss, best=best, t0=t0, records=records)
         if distributed:
             torch.distributed.barrier()
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
@@ -330,6 +346,21 @@ def _loader(cfg, train_set, distributed):
     return loader, sampler, gen
 
 
+def _parent_drives(init) -> dict:
+    from model.checkpoint import read_card
+
+    return dict((read_card(init).get("drives") or {}).get("trained_on") or {})
+
+
+def _finetune_record(cfg, data, model, device) -> dict:
+    """The parent model, what the run trains on, and the parent's scores on the held-out user frames."""
+    from model.checkpoint import read_card
+
+    return {"parent": parent_record(cfg.init, read_card(cfg.init)), "user_frames": data.user_frames,
+            "held_out_frames": len(data.held_out or ()), "repeat": data.repeat, "replay_frames": data.replay_frames,
+            "held_out_before": evaluate(model, data.held_out, device) if data.held_out is not None else None}
+
+
 def _record_same_drive_val(cfg, model, dataset, device) -> dict:
     """Score the final model on the dataset's val split and write the figure into its card,
     labelled as frames of drives it trained on (``same_drive_val_metrics``)."""
@@ -341,7 +372,7 @@ def _record_same_drive_val(cfg, model, dataset, device) -> dict:
     return metrics
 
 
-def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0, drives=None):
+def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0, records=None):
     """Validate, write the resumable ``.last`` checkpoint (and the best one when val mIoU improved,
     or every epoch when a drive is held out: that drive never selects), report the epoch;
     returns the best validation so far."""
@@ -349,10 +380,10 @@ def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_e
     improved = val is None or best is None or (val["mean_iou"] or 0) > (best["mean_iou"] or 0)
     if improved:
         best = dict(val or {}, epoch=epoch + 1)
-    if parse_drive_split(cfg.val_split or ""):
-        improved = True
+    if parse_drive_split(cfg.val_split or "") or cfg.init:
+        improved = True  # held-out frames (a drive, the user's) never select an epoch: the last one is kept
     elapsed = time.monotonic() - t0  # training time so far, this validation included
-    card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed, drives=drives)
+    card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed, records=records)
     save_checkpoint(cfg.last_path, model, card, optimizer_state=optimizer.state_dict())
     if improved:
         save_checkpoint(cfg.out, model, card)

@@ -96,6 +96,9 @@ def build_finetune_request(
     if not init.strip():
         raise JobInputError("Start from: choose the model to fine-tune (a .safetensors checkpoint)")
     init_path = Path(init.strip()).expanduser()
+    if init_path.suffix.lower() == ".onnx":
+        raise JobInputError(f"{init_path}: an ONNX model has no weights this program can train; start from a "
+                            ".safetensors checkpoint (the shipped model, or one you trained)")
     try:
         arch = read_checkpoint_card(path=init_path).get("architecture") or {}
     except ValueError as exc:

@@ -32,6 +32,7 @@ from camvid_viewer import training as job
 from camvid_viewer.training import finetune_job
 from camvid_viewer.ui.form_widgets import titled_group
 from camvid_viewer.ui.train_dialog import TrainDialog
+from model.classes import LabelSet
 
 BETTER, WORSE = QColor("#1b7a2e"), QColor("#b00020")
 
@@ -142,6 +143,10 @@ class FinetuneDialog(TrainDialog):
                                          annotations=self.annotations_edit.text().strip(), holdout=share)
 
     def _dataset_changed(self) -> None:
+        try:  # the per-class bars: the classes of the model the run starts from
+            self.plots.set_classes(LabelSet.from_card(job.read_checkpoint_card(path=self.init_edit.text().strip())))
+        except (ValueError, TypeError):
+            pass  # no model chosen yet, or not a checkpoint: Start says so
         if not (self.data_edit.text().strip() and self.annotations_edit.text().strip()):
             self.labels_info.setText("No labels chosen.")
         else:

@@ -71,7 +71,10 @@ class FinetuneLauncher:
 def install_finetune(window) -> FinetuneLauncher:
     """Add Model > Fine-tune on my labels... (after Train...) and a button at the foot of the Labels dock."""
     launcher = FinetuneLauncher(window)
-    window.actions.menus["Model"].addAction(launcher.action)
+    menu = window.actions.menus["Model"]
+    entries = menu.actions()
+    after_train = entries.index(window.actions.train) + 1 if window.actions.train in entries else len(entries)
+    menu.insertAction(entries[after_train] if after_train < len(entries) else None, launcher.action)
     dock_button = QToolButton()
     dock_button.setDefaultAction(launcher.action)
     window.editor.dock.widget().layout().addWidget(dock_button)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from PyQt6.QtWidgets import QToolButton
 from test_finetune import user_frames  # noqa: F401 - a fixture
 from test_viewer import WAIT_MS, _make_window, open_and_wait
 
@@ -45,7 +46,9 @@ def test_finetune_from_the_window_then_compare_and_adopt(qtbot, tmp_path, footag
     frames, labels, replay = footage
     window = _make_window(qtbot, random_checkpoint)
     open_and_wait(qtbot, window, frames)
-    assert "Fine-tune on my labels" in " ".join(a.text() for a in window.actions.menus["Model"].actions())
+    entries = [a.text() for a in window.actions.menus["Model"].actions()]
+    assert entries[entries.index("&Train...") + 1] == "&Fine-tune on my labels..."
+    assert any(b.defaultAction() is window.finetune.action for b in window.editor.dock.findChildren(QToolButton))
     dialog = _open_finetune(qtbot, window, tmp_path / "models")
 
     # Prefilled from the window: its model, its source, the source's annotation folder, CamVid, a new file.

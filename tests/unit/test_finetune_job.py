@@ -72,6 +72,7 @@ def test_the_request_runs_train_init_with_annotations_and_replay(footage, tmp_pa
     ("not_a_model", "not a checkpoint"),
     ("replay_without_train", "no train split to replay"),
     ("bad_holdout", "Hold out: expected a share"),
+    ("onnx_model", "an ONNX model has no weights this program can train"),
 ])
 def test_bad_forms_are_one_line(footage, tmp_path, random_checkpoint, change, message):
     frames, labels, _ = footage
@@ -89,6 +90,8 @@ def test_bad_forms_are_one_line(footage, tmp_path, random_checkpoint, change, me
         form["init"] = str(sorted(frames.iterdir())[0])
     elif change == "replay_without_train":
         form["replay"] = str(tmp_path)
+    elif change == "onnx_model":
+        form["init"] = str(tmp_path / "lraspp.onnx")
     else:
         form["holdout"] = "most"
     with pytest.raises(job.JobInputError) as caught:

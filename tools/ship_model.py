@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from model.data import default_camvid_root  # noqa: E402
+from model.data import default_camvid_root, detect_splits, pair_by_stem  # noqa: E402
+from model.drives import count_by_drive  # noqa: E402
 from model.evaluation import evaluate_folder  # noqa: E402
 from model.quantize_model import quantize_checkpoint  # noqa: E402
 
@@ -33,6 +34,14 @@ def _curve(log: Path) -> list[dict]:
             points.append({"epoch": e["epoch"], "elapsed_s": round(e["elapsed"], 1), "loss": round(e["loss"], 4),
                            "pixel_accuracy": round(e["val"]["pixel_accuracy"], 4), "mean_iou": round(e["val"]["mean_iou"], 4)})
     return points
+
+
+def trained_drives(root: Path, card: dict) -> dict:
+    """The card's ``drives`` record: frames per drive of the splits it trained on (``eval`` marks them)."""
+    splits = {s.name: s for s in detect_splits(root)}
+    names = (card.get("training") or {}).get("train_splits") or ["train"]
+    frames = [image for name in names for image, _ in pair_by_stem(splits[name].images, splits[name].annotations)]
+    return {"trained_on": count_by_drive(frames), "held_out": {}}
 
 
 def main() -> int:
@@ -54,6 +63,7 @@ def main() -> int:
     tmp = Path(args.target).with_suffix(".fp16-candidate.safetensors")
     net = src.build()
     card.update(name=args.name, training_command=args.command, data={"root": "CamVid SegNet split", "train_frames": 367, "val_frames": 101})
+    card["drives"] = trained_drives(root, card)
     if args.log:
         card["val_curve"] = _curve(args.log)
         card["training_time_s"] = card["val_curve"][-1]["elapsed_s"] if card["val_curve"] else None

@@ -46,11 +46,7 @@ class WindowComparison(QObject):
         self.dock = CompareDock(self.session, self.state, window)
         self.timeline_dock = CompareTimelineDock(self.session, self.state, window)
         window.add_dock(self.dock, Qt.DockWidgetArea.RightDockWidgetArea)
-        window.tabifyDockWidget(window.metrics_dock, self.dock)
         window.add_dock(self.timeline_dock, Qt.DockWidgetArea.BottomDockWidgetArea)
-        metrics_timeline = getattr(getattr(window, "analysis_dock", None), "timeline_dock", None)
-        if metrics_timeline is not None:  # a tab beside the metrics timeline, not a narrow strip next to it
-            window.tabifyDockWidget(metrics_timeline, self.timeline_dock)
         self.timeline_dock.seek_requested.connect(window.seek)
         self._build_actions()
         self._show_docks(False)
@@ -99,12 +95,23 @@ class WindowComparison(QObject):
             action.setChecked(active and view == self.state.view)
 
     def _show_docks(self, shown: bool) -> None:
-        for dock in (self.dock, self.timeline_dock):
-            dock.setVisible(shown)
+        """Shown: each dock a tab beside its single-model twin. Hidden: out of the layout altogether
+        (a hidden dock left tabified leaves a stray, half-drawn tab bar over the docks beside it)."""
+        w = self.window
+        twins = ((self.dock, w.metrics_dock, Qt.DockWidgetArea.RightDockWidgetArea),
+                 (self.timeline_dock, getattr(getattr(w, "analysis_dock", None), "timeline_dock", None),
+                  Qt.DockWidgetArea.BottomDockWidgetArea))
+        for dock, twin, area in twins:
             dock.toggleViewAction().setVisible(shown)
-        if shown:
-            self.dock.raise_()
-            self.timeline_dock.raise_()
+            if not shown:
+                w.removeDockWidget(dock)
+                continue
+            if w.dockWidgetArea(dock) == Qt.DockWidgetArea.NoDockWidgetArea:
+                w.addDockWidget(area, dock)
+                if twin is not None and not twin.isHidden():
+                    w.tabifyDockWidget(twin, dock)
+            dock.show()
+            dock.raise_()
 
     def _hide_unless_comparing(self) -> None:
         if not self.state.active:

@@ -20,7 +20,7 @@ def add_mode_argument(parser) -> None:
     """``--mode fast|accurate`` on a command that runs a model."""
     parser.add_argument("--mode", choices=MODES, default="fast",
                         help="fast (default): the model as it plays in the window; accurate: flip-averaged at "
-                             "1.2x the working height, about 3x slower, better on thin classes")
+                             "1.2x the working height, about 3.5x slower, better on unseen footage")
 
 
 def check_mode(mode: str) -> str:

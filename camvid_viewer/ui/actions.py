@@ -18,7 +18,7 @@ from camvid_viewer.session import MODES, SPEEDS, VIEWS, format_speed
 VIEW_TITLES = {"overlay": "&Overlay", "side-by-side": "&Side by side", "mask": "&Mask only", "error": "&Error map"}
 #: Model > Precision, in menu order (``model.inference.PRECISIONS``); fp16 is what CUDA runs, not a choice.
 PRECISION_TITLES = {"auto": "&Auto", "fp32": "&FP32", "int8": "&INT8"}
-INFERENCE_TITLES = {"fast": "&Fast (real time)", "accurate": "&Accurate (flip-averaged, 1.2x size; about 3x slower)"}
+INFERENCE_TITLES = {"fast": "&Fast (real time)", "accurate": "&Accurate (flip-averaged, 1.2x size; about 3.5x slower)"}
 MODE_TITLES = {"realtime": "&Real time (drop frames the model cannot keep up with)", "every-frame": "&Every frame (wait for the model)"}
 
 

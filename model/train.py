@@ -271,6 +271,8 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     else:
         train_set, val_set = _datasets(cfg)
         model = build_model(cfg.architecture, pretrained=cfg.pretrained, backbone_weights=cfg.backbone_weights).to(device)
+    # the parent scored on the held-out frames before any step (and before a resume loads later weights)
+    tuned = _finetune_record(cfg, finetune, model, device) if finetune is not None else None
     optimizer = _optimizer(model, cfg)
     start_epoch, step, best, elapsed0 = 0, 0, None, 0.0
     if cfg.resume:
@@ -287,7 +289,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
               "held_out": count_by_drive(p[0] for p in val_set.paths) if parse_drive_split(cfg.val_split or "") else {}}
     if finetune is not None:  # what the parent trained on, it has seen too
         drives["trained_on"] = _parent_drives(cfg.init) | drives["trained_on"]
-    records = {"drives": drives, "finetune": _finetune_record(cfg, finetune, model, device) if finetune else None}
+    records = {"drives": drives, "finetune": tuned}
     t0 = time.monotonic() - elapsed0
     for epoch in range(start_epoch, cfg.epochs):
         train_set.set_epoch(epoch)

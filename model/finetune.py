@@ -57,6 +57,8 @@ def labelled_pairs(data: str | Path, annotations: str | Path, *, workdir: Path) 
         if not pairs:
             raise DataError(f"{annotations}: no label matches a frame of {data} by file name")
         return pairs
+    if not data.exists():
+        raise DataError(f"{data}: no such frame folder or video")
     if data.suffix.lower() in IMAGE_SUFFIXES or not data.is_file():
         raise DataError(f"{data}: expected a frame folder or a video file")
     return _video_pairs(data, labels, workdir)

@@ -24,15 +24,17 @@ from model.checkpoint import (
     check_card,
     load_checkpoint,
     optimizer_state_from,
+    read_card,
     save_checkpoint,
 )
 from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
 from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
-from model.drives import count_by_drive, parse_drive_split, split_by_drive
-from model.finetune import finetune_data, parent_record
+from model.drives import parse_drive_split, split_by_drive
+from model.finetune import finetune_data
 from model.metrics import ConfusionMatrix
 from model.networks import Architecture, build_model
 from model.progress import ProgressReporter
+from model.run_records import drives_record, finetune_record, same_drive_val
 
 
 @dataclass
@@ -187,17 +189,6 @@ def _datasets(cfg: TrainConfig):
     return train, val
 
 
-def _same_drive_val(cfg: TrainConfig):
-    """With a drive held out, the dataset's own val split (when not trained on) is still scored at the
-    end, labelled as what it is: frames of drives the model trained on."""
-    if not (cfg.val_split and parse_drive_split(cfg.val_split)) or cfg.annotations or "val" in cfg.train_splits:
-        return None
-    split = next((s for s in detect_splits(cfg.data) if s.name == "val"), None)
-    if split is None:
-        return None
-    return CamVidDataset(pair_by_stem(split.images, split.annotations, skip_bad=cfg.skip_bad), skip_bad=cfg.skip_bad)
-
-
 def no_layout_error(data) -> DataError:
     """The error for a ``--data`` folder in none of the known layouts."""
     return DataError(f"{data}: no dataset layout found (expected train/ + trainannot/, "
@@ -272,7 +263,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         train_set, val_set = _datasets(cfg)
         model = build_model(cfg.architecture, pretrained=cfg.pretrained, backbone_weights=cfg.backbone_weights).to(device)
     # the parent scored on the held-out frames before any step (and before a resume loads later weights)
-    tuned = _finetune_record(cfg, finetune, model, device) if finetune is not None else None
+    tuned = finetune_record(cfg, finetune, lambda ds: evaluate(model, ds, device)) if finetune is not None else None
     optimizer = _optimizer(model, cfg)
     start_epoch, step, best, elapsed0 = 0, 0, None, 0.0
     if cfg.resume:
@@ -285,11 +276,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     weights = weights.to(device) if weights is not None else None
     report.start(config=asdict(cfg), frames=len(train_set), val_frames=len(val_set) if val_set else 0,
                  steps_per_epoch=steps_per_epoch, total_steps=total, start_epoch=start_epoch, skipped=train_set.skipped)
-    drives = {"trained_on": count_by_drive(dict.fromkeys(p[0] for p in train_set.paths)),
-              "held_out": count_by_drive(p[0] for p in val_set.paths) if parse_drive_split(cfg.val_split or "") else {}}
-    if finetune is not None:  # what the parent trained on, it has seen too
-        drives["trained_on"] = _parent_drives(cfg.init) | drives["trained_on"]
-    records = {"drives": drives, "finetune": tuned}
+    records = {"drives": drives_record(cfg, train_set, val_set), "finetune": tuned}
     t0 = time.monotonic() - elapsed0
     for epoch in range(start_epoch, cfg.epochs):
         train_set.set_epoch(epoch)
@@ -307,9 +294,10 @@ def _run(cfg, device, rank, distributed, report) -> dict:
             torch.distributed.barrier()
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
     if rank == 0 and Path(cfg.out).is_file():
-        same_drive = _same_drive_val(cfg)
-        if same_drive is not None:
-            summary["same_drive_val"] = _record_same_drive_val(cfg, model, same_drive, device)
+        same_drive = same_drive_val(cfg, lambda ds: evaluate(model, ds, device))
+        if same_drive is not None:  # into the card of the kept (last) epoch
+            save_checkpoint(cfg.out, model, read_card(cfg.out) | {"same_drive_val_metrics": same_drive})
+            summary["same_drive_val"] = same_drive
     if rank == 0 and cfg.int8 and cfg.max_steps_per_epoch is None and Path(cfg.out).is_file():  # not smoke runs
         summary["int8"] = _calibrate_int8(cfg)
     report.done(**summary)
@@ -346,32 +334,6 @@ def _loader(cfg, train_set, distributed):
         num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size, persistent_workers=cfg.workers > 0,
     )
     return loader, sampler, gen
-
-
-def _parent_drives(init) -> dict:
-    from model.checkpoint import read_card
-
-    return dict((read_card(init).get("drives") or {}).get("trained_on") or {})
-
-
-def _finetune_record(cfg, data, model, device) -> dict:
-    """The parent model, what the run trains on, and the parent's scores on the held-out user frames."""
-    from model.checkpoint import read_card
-
-    return {"parent": parent_record(cfg.init, read_card(cfg.init)), "user_frames": data.user_frames,
-            "held_out_frames": len(data.held_out or ()), "repeat": data.repeat, "replay_frames": data.replay_frames,
-            "held_out_before": evaluate(model, data.held_out, device) if data.held_out is not None else None}
-
-
-def _record_same_drive_val(cfg, model, dataset, device) -> dict:
-    """Score the final model on the dataset's val split and write the figure into its card,
-    labelled as frames of drives it trained on (``same_drive_val_metrics``)."""
-    from model.checkpoint import read_card
-
-    metrics = evaluate(model, dataset, device)
-    metrics["drives"] = count_by_drive(p[0] for p in dataset.paths)
-    save_checkpoint(cfg.out, model, read_card(cfg.out) | {"same_drive_val_metrics": metrics})
-    return metrics
 
 
 def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0, records=None):

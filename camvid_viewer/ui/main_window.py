@@ -21,6 +21,8 @@ Hook points for other parts of the app:
 
 from __future__ import annotations
 
+import importlib
+
 __all__ = ["MainWindow"]
 
 from pathlib import Path
@@ -139,18 +141,13 @@ class MainWindow(ModelControls, PlaybackControls, FileDialogs, QMainWindow):
             # metrics table keeps its height; the timeline stays a short strip under the canvas.
             self.tabifyDockWidget(self.legend_dock, dock)
             self.legend_dock.raise_()
-        if optional_module("camvid_viewer.ui.mapping_menu"):  # Model > Class mapping, the status bar's mapping
-            from camvid_viewer.ui.mapping_menu import install_mapping_menu
-
-            self.mapping = install_mapping_menu(self)
-        if optional_module("camvid_viewer.ui.compare_controls"):
-            from camvid_viewer.ui.compare_controls import install_comparison
-
-            self.comparison = install_comparison(self)
-        if optional_module("camvid_viewer.ui.finetune_menu"):  # Model > Fine-tune on my labels...
-            from camvid_viewer.ui.finetune_menu import install_finetune
-
-            self.finetune = install_finetune(self)
+        for attribute, module, installer in (
+            ("mapping", "mapping_menu", "install_mapping_menu"),  # Model > Class mapping, the status bar's mapping
+            ("comparison", "compare_controls", "install_comparison"),  # Model > Compare with...
+            ("finetune", "finetune_menu", "install_finetune"),  # Model > Fine-tune on my labels...
+        ):
+            if optional_module(f"camvid_viewer.ui.{module}"):
+                setattr(self, attribute, getattr(importlib.import_module(f"camvid_viewer.ui.{module}"), installer)(self))
 
     def _default_dock_sizes(self) -> None:
         """Dock heights for a first run (sizes only take effect once the window is laid out)."""

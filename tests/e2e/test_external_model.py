@@ -88,7 +88,7 @@ def lraspp(frames_dir):
     with torch.no_grad():
         model.train()(_torch_input(frames))
     model.eval()
-    path = frames_dir.parent / "onnx" / "lraspp.onnx"
+    path = frames_dir / "onnx" / "lraspp.onnx"  # per fixture instance: another module in this worker makes its own
     path.parent.mkdir()
     logging.getLogger("torch").setLevel(logging.CRITICAL)
     with warnings.catch_warnings():

@@ -59,6 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pipeline", action="store_true",
                    help="also time the window's inference pipeline alone (no window, nothing drawn): the ceiling")
     p.add_argument("--no-realtime", action="store_true", help="skip the real-time dropped-frames run")
+    p.add_argument("--panels-closed", action="store_true",
+                   help="also play each run with the metrics and timeline docks closed: their cost as a ratio")
     p.add_argument("--profile", metavar="FILE", help="write a cProfile of the GUI thread over the window runs")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
@@ -120,9 +122,14 @@ def open_source(app, window, path: Path) -> None:
     window.open_path(str(path))
     wait_until(app, lambda: window.session.source is not None and window.session.result is not None
                and window.session.result.index == 0 and str(window.session.source.path) == str(path))
+    show_panels(app, window, True)
+
+
+def show_panels(app, window, visible: bool) -> None:
+    """The metrics dock and the timeline dock open (the benchmark's case) or closed."""
     for dock in (window.metrics_dock, getattr(getattr(window, "analysis_dock", None), "timeline_dock", None)):
         if dock is not None:
-            dock.show()
+            dock.setVisible(visible)
     app.processEvents()
 
 
@@ -203,6 +210,7 @@ def run_case(app, window, name: str, path: Path, args, profiler) -> dict:
     frames = decoded_frames(session.source)
     time_model(session.model, frames[:5])  # warm-up
     window_fps, model_fps, ratios, gui_ms, pipeline_ratios, lanes_fps, lane_ratios = [], [], [], [], [], [], []
+    closed_ratios = []
     for _ in range(args.repeats):
         wall, cpu, shown = play(app, window, mode="every-frame", speed=None, profiler=profiler)
         if shown != list(range(count)):
@@ -215,6 +223,11 @@ def run_case(app, window, name: str, path: Path, args, profiler) -> dict:
         lane_ratios.append(window_fps[-1] / lanes_fps[-1])
         if args.pipeline:
             pipeline_ratios.append(time_pipeline(session) / model_fps[-1])  # as a share of the model run beside it
+        if args.panels_closed:
+            show_panels(app, window, False)
+            closed_wall, _, _ = play(app, window, mode="every-frame", speed=None)
+            show_panels(app, window, True)
+            closed_ratios.append((count / closed_wall) / window_fps[-1])  # closed / open, run one after the other
     row = {"case": name, "size": "{}x{}".format(*frames[0].shape[1::-1]), "frames": count,
            "labelled": session.truth is not None, "model": session.model.name,
            "runtime": f"{session.model.device} / {session.model.backend} / {session.model.precision}",
@@ -224,6 +237,9 @@ def run_case(app, window, name: str, path: Path, args, profiler) -> dict:
            "window_runs": [round(v, 1) for v in window_fps], "model_runs": [round(v, 1) for v in model_fps]}
     if pipeline_ratios:
         row["pipeline_ratio"] = round(statistics.median(pipeline_ratios), 3)
+    if closed_ratios:
+        row["panels_closed_over_open"] = round(statistics.median(closed_ratios), 3)
+        row["panels_closed_runs"] = [round(v, 3) for v in closed_ratios]
     if session.truth is not None:
         row["running_miou"] = round(session.running_scores.mean_iou, 6)
     if not args.no_realtime:
@@ -268,6 +284,8 @@ def main(argv=None) -> int:
     else:
         for r in rows:
             pl = f"  pipeline alone {r['pipeline_ratio']:.2f} of the model" if "pipeline_ratio" in r else ""
+            if "panels_closed_over_open" in r:
+                pl += f"  panels closed {r['panels_closed_over_open']:.3f}x the fps with them open"
             rt = (f"  real time {r['realtime_fps']:g} fps: dropped {r['realtime_dropped']} of {r['frames']}"
                   if "realtime_dropped" in r else "")
             print(f"{r['case']:>8} {r['size']:>7} {r['frames']} frames ({r['runtime']}): window {r['window_fps']:5.1f} fps  "

@@ -144,9 +144,12 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--progress", choices=("text", "json"), default="text")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="score a model on frames with annotations")
+    e = sub.add_parser("eval", help="score a model on frames with annotations (without: the model's own signals)")
     e.add_argument("--images", required=True, help="folder of frames")
-    e.add_argument("--annotations", required=True, help="folder of label PNGs (or predicted masks) paired by file stem")
+    e.add_argument("--annotations", help="folder of label PNGs (or predicted masks) paired by file stem; without it, "
+                                         "the model's own signals: confidence, flicker, class shares, frames worth a look")
+    e.add_argument("--low-confidence", type=float_argument(minimum=0.0, maximum=1.0), default=0.5, metavar="P",
+                   help="without annotations: pixels whose winning class is under P count as low confidence (0.5)")
     e.add_argument("--model", help="checkpoint (default: the shipped model)")
     e.add_argument("--predictions", help="score these label PNGs instead of running a model")
     e.add_argument("--compare", metavar="B", help="a second model: both scored on the same frames, with B - A and "
@@ -323,6 +326,8 @@ def cmd_quantize(args) -> int:
 def cmd_eval(args) -> int:
     from model.evaluation import evaluate_folder, format_table
 
+    if args.annotations is None:
+        return _cmd_eval_signals(args)
     if args.compare is not None:
         return _cmd_eval_compare(args)
     result = evaluate_folder(
@@ -334,6 +339,20 @@ def cmd_eval(args) -> int:
         print(json.dumps(result))
     else:
         print(format_table(result))
+    return 0
+
+
+def _cmd_eval_signals(args) -> int:
+    """``eval`` without truth: what the model says of the frames (model/signal_summary.py)."""
+    from model.signal_summary import folder_signals, format_signals
+
+    for flag, value in (("--predictions", args.predictions), ("--compare", args.compare)):
+        if value is not None:
+            raise UserError(f"{flag} needs --annotations: without truth there is nothing to score it against")
+    result = folder_signals(args.images, model=args.model, backend=args.backend, device=args.device,
+                            precision=args.precision, card=args.card, mapping=args.mapping, mode=args.mode,
+                            threshold=args.low_confidence)
+    print(json.dumps(result) if args.json else format_signals(result))
     return 0
 
 

@@ -113,6 +113,36 @@ class SignalTotals:
     def mean_flicker(self) -> float | None:
         return self.flicker_sum / self.flicker_frames if self.flicker_frames else None
 
+    def merge(self, other: SignalTotals) -> None:
+        """Add another source's totals (a batch pools its sources this way)."""
+        if other.class_count != self.class_count:
+            raise ValueError(f"cannot pool signals over {other.class_count} classes with {self.class_count}")
+        self.frames += other.frames
+        self.class_pixels += other.class_pixels
+        self.confidence_sum += other.confidence_sum
+        self.low_pixels += other.low_pixels
+        self.flicker_sum += other.flicker_sum
+        self.flicker_frames += other.flicker_frames
+
+    def to_record(self) -> dict:
+        """The raw sums (JSON), from which :meth:`from_record` rebuilds these totals exactly."""
+        return {"class_count": self.class_count, "frames": self.frames, "class_pixels": self.class_pixels.tolist(),
+                "confidence_sum": self.confidence_sum, "low_pixels": self.low_pixels,
+                "flicker_sum": self.flicker_sum, "flicker_frames": self.flicker_frames}
+
+    @classmethod
+    def from_record(cls, record: dict) -> SignalTotals:
+        totals = cls(int(record["class_count"]))
+        totals.frames = int(record["frames"])
+        totals.class_pixels = np.asarray(record["class_pixels"], dtype=np.int64)
+        if totals.class_pixels.shape != (totals.class_count,):
+            raise ValueError(f"a signals record of {totals.class_count} classes holds {totals.class_pixels.size} counts")
+        totals.confidence_sum = float(record["confidence_sum"])
+        totals.low_pixels = int(record["low_pixels"])
+        totals.flicker_sum = float(record["flicker_sum"])
+        totals.flicker_frames = int(record["flicker_frames"])
+        return totals
+
     def to_json(self, class_names: tuple[str, ...]) -> dict:
         return {
             "frames": self.frames,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MODEL_LOCK", "analyse_frame"]
+__all__ = ["MODEL_LOCK", "analyse_frame", "segment_with_confidence", "takes_keyword"]
 
 import inspect
 import threading
@@ -36,7 +36,7 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
     if model is not None and prediction is None:
         start = time.perf_counter()
         with MODEL_LOCK:
-            prediction = _predict(model, frame, signals)
+            prediction = segment_with_confidence(model, frame) if signals else model.segment(frame)
         model_ms = (time.perf_counter() - start) * 1000
     if prediction is not None:
         model_ms = model_ms if model_ms is not None else getattr(prediction, "model_ms", None)
@@ -69,11 +69,9 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
     )
 
 
-def _predict(model, frame, signals: bool):
-    """Labels, plus the confidence map when ``signals``: from the same call where the model can
-    (``confidence=True``), else from its probabilities (models that take only that keyword)."""
-    if not signals:
-        return model.segment(frame)
+def segment_with_confidence(model, frame):
+    """Labels and the confidence map: from the same call where the model can (``confidence=True``),
+    else from its probabilities (models that take only that keyword)."""
     if takes_keyword(model.segment, "confidence"):
         return model.segment(frame, confidence=True)
     return model.segment(frame, probabilities=True)

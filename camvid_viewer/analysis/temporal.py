@@ -196,9 +196,9 @@ class TemporalSmoother:
         """One: each frame's average needs the one before it."""
         return 1
 
-    def submit(self, frame: np.ndarray) -> Future:
+    def submit(self, frame: np.ndarray, *, confidence: bool = False) -> Future:
         """:meth:`segment` now, as a finished future: frames must be smoothed one after another."""
-        return run_now(self.segment, frame)
+        return run_now(self.segment, frame, confidence=confidence)
 
     def segment_batch(self, frames: Sequence[np.ndarray], *, probabilities: bool = False) -> list:
         return [self.segment(f, probabilities=probabilities) for f in frames]

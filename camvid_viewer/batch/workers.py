@@ -122,7 +122,8 @@ class BatchWorker:
             labels = scored_classes(self.segmenter)  # the matrix's classes: a mapping's, else the model's
             return {**base, "status": "done", "frames": outcome.frames, "seconds": seconds, "files": files,
                     "message": outcome.note, "matrix": None if outcome.matrix is None else outcome.matrix.tolist(),
-                    "scored_frames": outcome.scored, "class_names": list(labels.names), "void_index": labels.void_index}
+                    "scored_frames": outcome.scored, "class_names": list(labels.names), "void_index": labels.void_index,
+                    "signals": outcome.signals}
         except Exception as exc:  # noqa: BLE001 - one source's failure is contained and reported
             return {**base, "status": "failed", "seconds": time.monotonic() - t0, "message": one_line(exc)}
         finally:

@@ -52,13 +52,15 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--fps", type=_FPS, metavar="F", help="frame rate of frame-folder sources (default 15)")
     export.add_argument("--quality", choices=tuple(QUALITY), default="standard")
     export.add_argument("--on-bad-frame", choices=ON_BAD_FRAME, default="stop")
-    export.add_argument("--metrics-csv", action="store_true", help="also <name>.csv (needs annotations)")
+    export.add_argument("--metrics-csv", action="store_true", help="also <name>.csv: scores per frame where there are annotations, and the model's own "
+                        "signals (confidence, flicker, class shares), which the summary pools")
     export.add_argument("--masks", action="store_true", help="also <name>-masks/ (label PNGs per frame)")
     export.add_argument("--temporal-smoothing", action="store_true")
     predict = kinds.add_parser("predict", help="label and colour PNGs (<name>/labels, <name>/colour) per source")
     _common(predict)
     predict.add_argument("--on-bad-frame", choices=PREDICT_ON_BAD_FRAME, default="stop")
-    evaluate = kinds.add_parser("eval", help="scores (<name>.json) per frame folder with annotations, and pooled")
+    evaluate = kinds.add_parser("eval", help="scores (<name>.json) per frame folder with annotations, and pooled; "
+                                             "for sources without: the model's own signals")
     _common(evaluate)
     for parser in (export, predict, evaluate):
         parser.set_defaults(func=cmd_batch)

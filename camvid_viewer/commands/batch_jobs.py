@@ -31,6 +31,7 @@ class JobOutcome:
     matrix: np.ndarray | None = None  # truth x prediction, when the source had annotations
     note: str | None = None  # e.g. unreadable frames repeated
     scored: int = 0  # frames scored against truth (behind ``matrix``)
+    signals: dict | None = None  # the model's own signals pooled (``SignalTotals.to_record()``), when made
 
 
 def source_name(source: str) -> str:
@@ -101,7 +102,8 @@ class ExportJob:
         result = export_video(source, work / f"{name}.mp4", segmenter=model, options=self._options(work, name),
                               progress=lambda done, total, fps: report(done))
         note = f"{len(result.bad_frames)} unreadable frame(s) repeated" if result.bad_frames else None
-        return JobOutcome(frames=result.frames, matrix=result.matrix, note=note, scored=result.labelled_frames)
+        return JobOutcome(frames=result.frames, matrix=result.matrix, note=note, scored=result.labelled_frames,
+                          signals=result.signals.to_record() if result.signals is not None else None)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,9 @@ class PredictJob:
 
 @dataclass(frozen=True)
 class EvalJob:
-    """``eval``: ``<name>.json`` (the ``eval --json`` result) per frame folder with annotations."""
+    """``eval``: ``<name>.json`` per source: the ``eval --json`` scores of a frame folder with
+    annotations; for a source without (a video, a folder), the model's own signals, as
+    ``eval`` prints them without ``--annotations``."""
 
     name_of = staticmethod(source_name)
 
@@ -161,17 +165,17 @@ class EvalJob:
     def check(self, source: str) -> list[Path]:
         from model.cli import UserError
 
-        if not Path(source).is_dir():
-            raise UserError(f"{source}: eval scores frame folders with annotations; this is a file (use batch export)")
         _, annotations = _annotations(source)
-        if annotations is None:
-            raise UserError(f"{source}: no annotations found beside it (a '{Path(source).name}annot' folder); nothing to score")
-        return [annotations]
+        if annotations is not None and not Path(source).is_dir():
+            raise UserError(f"{source}: eval scores frame folders against annotations; this is a file (use batch export)")
+        return [annotations] if annotations is not None else []
 
     def frames_of(self, source: str) -> int:
         from model.data import list_images
 
-        _, annotations = _annotations(source)
+        count, annotations = _annotations(source)
+        if annotations is None:
+            return count
         truth = {p.stem for p in list_images(annotations)}
         return sum(p.stem in truth for p in list_images(source))
 
@@ -179,6 +183,8 @@ class EvalJob:
         from model.evaluation import evaluate_matrix
 
         _, annotations = _annotations(source)
+        if annotations is None:
+            return _signals_job(segmenter, source, work / f"{name}.json", report)
         done = [0]
 
         def on_frame() -> None:
@@ -191,3 +197,20 @@ class EvalJob:
         note = f"{evaluation.frames_without_truth} frame(s) without truth not scored" if evaluation.frames_without_truth else None
         return JobOutcome(frames=evaluation.frames, matrix=evaluation.matrix.matrix.copy(), note=note,
                           scored=evaluation.frames)
+
+
+def _signals_job(segmenter, source: str, out: Path, report) -> JobOutcome:
+    """A source without truth: every frame through the model once; its signals into ``out``."""
+    from model.signal_summary import summarize_signals
+
+    done = [0]
+
+    def on_frame() -> None:
+        done[0] += 1
+        report(done[0])
+
+    with open_source(source) as opened:
+        frames = ((index, opened.frame_name(index), frame) for index, frame in opened.frames(0, opened.frame_count))
+        summary = summarize_signals(frames, segmenter, on_frame=on_frame)
+    out.write_text(json.dumps(summary.to_json(), indent=1), encoding="utf-8")
+    return JobOutcome(frames=done[0], signals=summary.totals.to_record())

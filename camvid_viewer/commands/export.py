@@ -66,7 +66,8 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--opacity", type=_OPACITY, default=0.5, metavar="A", help="class colour opacity 0..1 (default 0.5)")
     e.add_argument("--legend", action=argparse.BooleanOptionalAction, default=True, help="burn in the class legend (default on)")
     e.add_argument("--range", type=_range, metavar="START:END", help="frames START (inclusive) to END (exclusive)")
-    e.add_argument("--metrics-csv", type=Path, metavar="FILE", help="per-frame IoU/Dice per class; totals (= eval) in the last row")
+    e.add_argument("--metrics-csv", type=Path, metavar="FILE", help="per frame: IoU/Dice per class where annotated (totals = eval, last row), "
+                   "and the model's own signals: mean confidence, low-confidence share, flicker, class shares")
     e.add_argument("--masks", type=Path, metavar="DIR", help="label PNGs per frame, named by frame (readable by eval --predictions)")
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     e.add_argument("--fps", type=_FPS, metavar="F", help="frame rate of a frame-folder input (default 15)")

@@ -39,8 +39,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camvid_viewer.export.compare_frames import compared_frames
-from camvid_viewer.export.metrics_csv import score_cells, write_metrics_csv
+from camvid_viewer.analysis.live import segment_with_confidence, takes_keyword
+from camvid_viewer.export.frame_drawer import FrameDrawer
+from camvid_viewer.export.metrics_csv import MetricsRows
 from camvid_viewer.export.options import (
     EXPORT_VIEWS,
     ON_BAD_FRAME,
@@ -54,14 +55,9 @@ from camvid_viewer.export.options import (
 from camvid_viewer.export.plan import check_targets, locked_output
 from camvid_viewer.export.stages import END, StagedJob
 from camvid_viewer.export.video_writer import VideoWriter, temp_path_for
-from camvid_viewer.rendering import draw_metrics_text, render_view
-from camvid_viewer.rendering.mapped import labels_for_view
 from camvid_viewer.sources import FrameSource, MediaError, VideoSource, open_source
 from camvid_viewer.sources.truth import TruthIndex, find_annotations
-from model.class_mapping import scored_classes, scored_labels
-from model.classes import label_set_of
 from model.inference import run_now
-from model.metrics import ConfusionMatrix, SegmentationScores, scores_from_matrix
 
 
 @dataclass
@@ -69,6 +65,7 @@ class _Item:
     index: int
     frame: np.ndarray | None  # None: unreadable, repeat the previous output frame
     labels: np.ndarray | None = None
+    confidence: np.ndarray | None = None  # winning-class probability, when the CSV wants the signals
     second: np.ndarray | None = None  # model B's labels (export --compare)
 
 
@@ -129,7 +126,6 @@ class _ExportJob(StagedJob):
         super().__init__()
         self.bad_frames: list[int] = []
         self.resized = 0
-        self.rows: list[list] = []
         self.temps: list[Path] = []
         self.writer: VideoWriter | None = None
 
@@ -146,21 +142,16 @@ class _ExportJob(StagedJob):
             raise ExportError(f"{src.path}: --range starts at frame {self.start} but the source has {src.frame_count} frames")
         self.total = self.stop - self.start
         self.truth = self._truth_index()
-        if opt.metrics_csv is not None and self.truth is None:
-            raise ExportError(f"{src.path}: --metrics-csv needs annotations; none found beside it (use --annotations DIR)")
+        if self.truth is not None:  # a wrong-size or bomb annotation is refused before the model loads
+            self.truth.check_headers(range(self.start, self.stop), src.size)
         self._check_targets()
 
     def _prepare(self) -> None:
         self.check()
-        classes = label_set_of(self.segmenter, self.truth)  # the model's; the truth's if its card names none
-        if classes is None:
-            raise ExportError(f"{getattr(self.segmenter, 'name', 'the model')}: the model names no classes (no label set)")
-        self.classes = classes
-        self.class_names, self.palette, self.void_index = classes.names, classes.palette_bgr, classes.void_index
-        # Scored (matrix, CSV, burned-in figures) in a mapping's classes when the model has one:
-        self.scored = scored_classes(self.segmenter, self.truth) or classes
-        self.cm = ConfusionMatrix(self.scored.count, ignore_index=self.scored.void_index, class_names=self.scored.names)
-        self.compared = compared_frames(self.segmenter, self.truth)  # A | B panels when it is a pair of models
+        self.drawer = FrameDrawer(self.segmenter, self.options, self.truth)
+        self.scored = self.drawer.scored
+        self.metrics = MetricsRows(self.scored.names, self.scored.void_index)
+        self.signals = self.options.metrics_csv is not None  # the CSV's confidence and flicker columns
 
     def _truth_index(self) -> TruthIndex | None:
         folder = self.options.annotations
@@ -277,6 +268,7 @@ class _ExportJob(StagedJob):
                 if future is not None:
                     prediction = self._wait(future)
                     item.labels = prediction.labels
+                    item.confidence = getattr(prediction, "confidence", None)
                     item.second = getattr(getattr(prediction, "second", None), "labels", None)
                 self._put(out, item)
         finally:
@@ -291,7 +283,11 @@ class _ExportJob(StagedJob):
         return getattr(type(self.segmenter), "submit", None) is not None
 
     def _submit(self, frame: np.ndarray) -> Future:
-        return self.segmenter.submit(frame) if self._can_submit() else run_now(self.segmenter.segment, frame)
+        if not self.signals:
+            return self.segmenter.submit(frame) if self._can_submit() else run_now(self.segmenter.segment, frame)
+        if self._can_submit() and takes_keyword(self.segmenter.submit, "confidence"):
+            return self.segmenter.submit(frame, confidence=True)
+        return run_now(segment_with_confidence, self.segmenter, frame)
 
     def _encode(self, inp: queue.Queue) -> None:
         opt = self.options
@@ -303,7 +299,8 @@ class _ExportJob(StagedJob):
             if item is END:
                 break
             if item.frame is None:
-                self.rows.append(self._row(item.index, None, bad=True))
+                self.metrics.bad_frame(item.index, self.source.frame_name(item.index))
+                self.drawer.skip()
                 if last_image is None:
                     pending += 1
                 else:
@@ -311,25 +308,14 @@ class _ExportJob(StagedJob):
                 done += 1
             else:
                 truth = self._truth(item.index)
-                drawn, classes, hidden = labels_for_view(opt.view, self.segmenter, item.labels, self.classes, hidden=opt.hidden)
-                image = render_view(
-                    opt.view, item.frame, drawn, truth, palette_bgr=classes.palette_bgr, opacity=opt.opacity,
-                    hidden=hidden, legend=opt.legend, class_names=classes.names, void_index=classes.void_index,
-                )
-                scores = None
-                if truth is not None:
-                    scored = scored_labels(self.segmenter, item.labels)
-                    scores = scores_from_matrix(self.cm.update(scored, truth), self.scored.names, self.scored.void_index)
-                    if opt.metrics_text:
-                        image = draw_metrics_text(image, mean_iou=scores.mean_iou, pixel_accuracy=scores.pixel_accuracy)
-                if self.compared is not None:
-                    image = self.compared.draw(opt, item.frame, image, item.second, truth)
-                self.rows.append(self._row(item.index, scores))
+                drawn = self.drawer.draw(item.frame, item.labels, truth, second=item.second, confidence=item.confidence)
+                image = drawn.image
+                self.metrics.frame(item.index, self.source.frame_name(item.index), drawn.scores, drawn.signals)
                 for _ in range(pending + 1):
                     self.writer.write(image)
                 pending, last_image = 0, image
                 if opt.masks_dir is not None:
-                    self._write_mask(item.index, scored_labels(self.segmenter, item.labels))  # as predict writes them
+                    self._write_mask(item.index, drawn.scored)  # as predict writes them
                 done += 1
             if self.progress is not None:
                 elapsed = time.monotonic() - self.t0
@@ -352,22 +338,18 @@ class _ExportJob(StagedJob):
         if not cv2.imwrite(str(path), labels):
             raise ExportError(f"{self.options.masks_dir}: cannot write {path.name}")
 
-    def _row(self, index: int, scores: SegmentationScores | None, *, bad: bool = False) -> list:
-        cells = score_cells(scores, self.scored.void_index, self.scored.count)
-        return [index, self.source.frame_name(index), int(scores is not None), int(bad), *cells]
-
     # -- commit or roll back
 
     def _finish(self, t0: float) -> ExportResult:
         opt = self.options
-        scores = self.cm.compute() if self.truth is not None and self.cm.matrix.any() else None
-        labelled = sum(row[2] for row in self.rows)
+        cm = self.drawer.cm
+        scores = cm.compute() if self.truth is not None and cm.matrix.any() else None
+        labelled = self.metrics.labelled
         csv_temp = None
         if opt.metrics_csv is not None:
             csv_temp = temp_path_for(opt.metrics_csv, suffix=".csv")
             self.temps.append(csv_temp)
-            write_metrics_csv(csv_temp, self.rows, class_names=self.scored.names, void_index=self.scored.void_index,
-                              scores=scores, labelled=labelled, bad=len(self.bad_frames))
+            self.metrics.write(csv_temp, scores)
         writer = self.writer
         output = writer.close()  # the video is in place; the side files follow
         if csv_temp is not None:
@@ -378,16 +360,17 @@ class _ExportJob(StagedJob):
                 os.replace(png, opt.masks_dir / png.name)
             self.masks_temp.rmdir()
         notes = [writer.audio_note] if writer.audio_note else []
-        if self.compared is not None:
-            notes.append(self.compared.note(writer.size))
+        if self.drawer.compared is not None:
+            notes.append(self.drawer.compared.note(writer.size))
         elif writer.size != self.source.size and opt.view == "side-by-side":
             notes.append(f"side-by-side view: the video is {writer.size[0]}x{writer.size[1]} (panels of {self.source.size[0]}x{self.source.size[1]})")
         return ExportResult(
             output=output, frames=writer.frames_written, size=writer.size, fps=float(writer.rate),
             bad_frames=sorted(self.bad_frames), resized_frames=self.resized, labelled_frames=labelled, scores=scores,
-            matrix=self.cm.matrix.copy() if scores is not None else None,
+            matrix=cm.matrix.copy() if scores is not None else None,
             annotations=self.truth.annotations_dir if self.truth else None, metrics_csv=opt.metrics_csv,
             masks_dir=opt.masks_dir, elapsed_s=time.monotonic() - t0, notes=notes,
+            signals=self.metrics.signals if self.signals and self.metrics.signals.frames else None,
         )
 
     def _abort(self) -> None:

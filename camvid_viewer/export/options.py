@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from model.metrics import SegmentationScores
+from model.signals import SignalTotals
 
 #: --quality -> (x264 preset, CRF, x264 params), picked by ``benchmarks/bench_encoder.py``
 #: (docs/BENCHMARKS.md): one x264 thread on the val clip drawn as overlays, 480x360, CPU per
@@ -77,6 +78,7 @@ class ExportResult:
     masks_dir: Path | None = None
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    signals: SignalTotals | None = None  # the model's own signals pooled over the frames (with a metrics CSV)
 
     @property
     def throughput_fps(self) -> float:

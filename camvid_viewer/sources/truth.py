@@ -22,6 +22,7 @@ import numpy as np
 from camvid_viewer.sources import FolderSource, FrameSource, MediaError, short_reason
 from model.classes import CAMVID, LabelSet
 from model.data import DataError, list_images, read_label
+from model.image_files import check_image_size
 
 
 def find_annotations(source: FrameSource) -> Path | None:
@@ -85,6 +86,20 @@ class TruthIndex:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def check_headers(self, frames: range, size: tuple[int, int]) -> None:
+        """Each annotation of ``frames`` is an image of ``size`` (width, height), by its header alone:
+        MediaError naming the first that is not (wrong size, damaged, a decompression bomb)."""
+        for index in self.labelled_indices:
+            if index in frames:
+                path = self.paths[index]
+                try:
+                    claimed = check_image_size(path)
+                except DataError as exc:
+                    raise MediaError(str(exc), index=index) from None
+                if claimed != tuple(size):
+                    raise MediaError(f"{path}: annotation is {claimed[0]}x{claimed[1]}, the frames are "
+                                     f"{size[0]}x{size[1]}", index=index)
 
     def has(self, index: int) -> bool:
         return index in self.paths

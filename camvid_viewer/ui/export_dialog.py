@@ -140,7 +140,7 @@ class ExportDialog(QDialog):
         """The video, and the optional metrics CSV and masks folder."""
         self.output_edit = QLineEdit(placeholderText="the MP4 video to write")
         self.output_edit.textEdited.connect(lambda _: setattr(self, "_confirmed_output", None))
-        self.csv_edit = QLineEdit(placeholderText="none (needs annotations)")
+        self.csv_edit = QLineEdit(placeholderText="none (scores where annotated; confidence and flicker always)")
         self.masks_edit = QLineEdit(placeholderText="none")
         outputs = QFormLayout()
         outputs.addRow("Video (MP4):", row(self.output_edit, button("Save as...", self._browse_output)))

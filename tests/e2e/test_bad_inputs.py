@@ -206,7 +206,6 @@ CASES = [
     ("export-annotations-missing", EXPORT + ["frames", "-o", "o.mp4", "--annotations", "nowhere"], None),
     ("export-annotations-match-nothing", EXPORT + ["frames", "-o", "o.mp4", "--annotations", "otherannot"], unrelated_annotations),
     ("export-annotation-wrong-size", EXPORT + ["frames", "-o", "o.mp4", "--metrics-csv", "m.csv"], small_annotations),
-    ("export-metrics-without-truth", EXPORT + ["clip.mp4", "-o", "o.mp4", "--metrics-csv", "m.csv"], None),
     # bad options
     ("predict-bad-on-bad-frame", PREDICT + ["frames", "-o", "p", "--on-bad-frame", "ignore"], None),
     ("predict-bad-backend", PREDICT + ["frames", "-o", "p", "--backend", "tensorrt"], None),

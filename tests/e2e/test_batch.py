@@ -7,6 +7,7 @@ never the home folder, and no Ray process outlives the module.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -138,7 +139,7 @@ def local_export(sources, random_checkpoint, tmp_path_factory):
     """One local batch export (a private Ray on this machine) of two folders, a video and a broken video."""
     out = tmp_path_factory.mktemp("batch_local") / "out"
     inputs = [sources[k] for k in ("drive_a", "drive_b", "clip_c", "broken")]
-    rc = _batch("export", *inputs, "-o", out, "--model", random_checkpoint, "--masks", "--workers", "1")
+    rc = _batch("export", *inputs, "-o", out, "--model", random_checkpoint, "--masks", "--metrics-csv", "--workers", "1")
     return rc, out
 
 
@@ -171,6 +172,13 @@ def test_a_broken_video_is_reported_and_the_rest_completes(local_export):
     assert per["drive_a"]["scores"]["frames"] == 3 and per["clip_c"]["scores"] is None  # the video has no truth
     rows = (out / "summary.csv").read_text().splitlines()
     assert len(rows) == 1 + 4 + 1 and rows[-1].startswith("ALL,")
+    # The model's own signals, with truth or without: per source, pooled, and the sources in order.
+    assert per["clip_c"]["signals"]["frames"] == 4 and per["drive_a"]["signals"]["frames"] == 3
+    assert summary["signals"]["frames"] == 3 + 3 + 4
+    confidence = {n: per[n]["signals"]["mean_confidence"] for n in ("drive_a", "drive_b", "clip_c")}
+    assert summary["least_confident_first"] == sorted(confidence, key=confidence.get)
+    clip_rows = list(csv.DictReader((out / "clip_c.csv").open()))
+    assert len(clip_rows) == 4 + 1 and all(r["mean_confidence"] for r in clip_rows)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +197,7 @@ def test_rerun_of_a_complete_batch_skips_every_source(local_export, sources, ran
     _, out = local_export
     kept = (out / "drive_a.mp4").stat().st_mtime_ns
     inputs = [sources[k] for k in ("drive_a", "drive_b", "clip_c")]
-    assert _batch("export", *inputs, "-o", out, "--model", random_checkpoint, "--masks") == 0  # no Ray even starts
+    assert _batch("export", *inputs, "-o", out, "--model", random_checkpoint, "--masks", "--metrics-csv") == 0  # no Ray even starts
     per = _by_name(_summary(out))
     assert [per[n]["status"] for n in ("drive_a", "drive_b", "clip_c")] == ["skipped"] * 3
     assert (out / "drive_a.mp4").stat().st_mtime_ns == kept

@@ -305,7 +305,6 @@ def test_bad_arguments_and_files_are_one_line(tmp_path, clip, capsys):
         (["export", str(clip), "-o", str(tmp_path / "o.mp4"), "--opacity", "2"], "--opacity"),
         (["export", str(clip), "-o", str(tmp_path / "o.mp4"), "--range", "5:2"], "--range"),
         (["export", str(clip), "-o", str(tmp_path / "o.mp4"), "--fps", "30"], "--fps is for frame folders"),
-        (["export", str(clip), "-o", str(tmp_path / "o.mp4"), "--metrics-csv", str(tmp_path / "m.csv")], "needs annotations"),
         (["export", str(clip), "-o", str(tmp_path / "o.mp4"), "--range", "50:60"], "has 8 frames"),
     ]
     for argv, expected in cases:

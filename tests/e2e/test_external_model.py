@@ -186,7 +186,9 @@ def test_export_csv_and_predict_pngs_are_in_the_mapped_classes(onnx_model, frame
                  "--metrics-csv", str(csv_path), "--masks", str(masks), "--quality", "draft"]) == 0
     rows = list(csv.reader(csv_path.open()))
     camvid = [n.replace("/", "_").replace(" ", "_") for n in CAMVID.names[:11]]
-    assert rows[0][7:] == [f"iou_{n}" for n in camvid] + [f"dice_{n}" for n in camvid]  # CamVid's, not the model's 19
+    every = [n.replace("/", "_").replace(" ", "_") for n in CAMVID.names]  # the shares count void too
+    assert rows[0][7:] == ([f"iou_{n}" for n in camvid] + [f"dice_{n}" for n in camvid]  # CamVid's, not the model's 19
+                           + ["mean_confidence", "low_confidence_share", "flicker"] + [f"share_{n}" for n in every])
     capsys.readouterr()
     assert main(["eval", "--images", str(frames_dir / "val"), "--annotations", str(frames_dir / "valannot"),
                  "--predictions", str(masks), "--json"]) == 0  # the masks are CamVid values: eval scores them as such

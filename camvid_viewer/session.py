@@ -128,6 +128,7 @@ class ViewerSession:
         self.dropped = 0
         self.generation = 0
         self.low_confidence = DEFAULT_LOW_CONFIDENCE  # threshold of the "low confidence" share
+        self.motion_flicker = False  # flicker after motion compensation (optical flow), as the Analysis tools do
         self.signals: dict[int, FrameSignals] = {}  # the model's own signals of each frame played
         self.signal_totals = SignalTotals(0)  # pooled over those frames (running shares)
 
@@ -294,6 +295,13 @@ class ViewerSession:
         (the running IoU/Dice stay)."""
         self.low_confidence = min(0.99, max(0.01, float(threshold)))
         self.generation += 1  # results on their way were measured with the old threshold
+        self._reset_signals()
+        self.events.metrics.emit()
+
+    def set_motion_flicker(self, on: bool) -> None:
+        """Flicker measured after motion compensation (or not); the signals so far used the other way."""
+        self.motion_flicker = bool(on)
+        self.generation += 1
         self._reset_signals()
         self.events.metrics.emit()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 __all__ = ["MODEL_LOCK", "analyse_frame", "segment_with_confidence", "takes_keyword"]
 
+import dataclasses
 import inspect
+import math
 import threading
 import time
 
-import numpy as np
-
 from camvid_viewer.analysis.compare import second_model_result
+from camvid_viewer.analysis.temporal import label_change_rate, motion_flow
 from camvid_viewer.messages import one_line
 from camvid_viewer.session import FrameResult
 from model.class_mapping import scored_classes, scored_labels
@@ -23,13 +24,15 @@ MODEL_LOCK = threading.Lock()
 
 
 def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation: int, signals: bool = False,
-                  previous: tuple[int, np.ndarray] | None = None, threshold: float = DEFAULT_LOW_CONFIDENCE,
-                  prediction=None) -> FrameResult:
+                  previous: tuple | None = None, threshold: float = DEFAULT_LOW_CONFIDENCE,
+                  prediction=None, motion: bool = False) -> FrameResult:
     """Segment one frame and score it against its annotation when there is one, in the
     model's classes (else the truth's: ``label_set_of(model, truth)``, as the session shows).
 
     ``signals``: also the model's own signals (class shares, confidence from the same model
-    call, and flicker against ``previous`` = (index, labels) when that is frame ``index - 1``).
+    call, and flicker against ``previous`` = (index, labels[, frame]) when that is frame ``index - 1``;
+    with ``motion`` and the previous frame, after warping its labels by the optical flow between
+    the two frames, as ``analysis.temporal`` measures flicker: camera motion is not counted).
     ``prediction``: the model's output for this frame, already made (on the model's lanes).
     """
     labels, model_ms, confidence = None, None, None
@@ -62,11 +65,19 @@ def analyse_frame(frame, *, index: int, model, truth, time_s: float, generation:
         before = previous[1] if previous is not None and previous[0] == index - 1 else None
         before = scored_labels(model, before)
         frame_signals_ = frame_signals(scored, confidence, classes.count, previous=before, threshold=threshold)
+        if motion and before is not None and len(previous) > 2 and previous[2].shape == frame.shape:
+            frame_signals_ = dataclasses.replace(frame_signals_, flicker=_motion_flicker(previous[2], frame, before, scored))
     return FrameResult(
         index=index, frame=frame, labels=labels, truth=truth_labels, frame_matrix=matrix,
         model_ms=model_ms, time_s=time_s, generation=generation, note=note,
         confidence=confidence, signals=frame_signals_, second=second_model_result(prediction, model, truth_labels),
     )
+
+
+def _motion_flicker(previous_frame, frame, previous_labels, labels) -> float | None:
+    """Share of changed labels after warping the previous labels onto this frame (None: nothing comparable)."""
+    rate = label_change_rate(previous_labels, labels, flow=motion_flow(previous_frame, frame))
+    return None if math.isnan(rate) else rate
 
 
 def segment_with_confidence(model, frame):

@@ -14,6 +14,7 @@ __all__ = ["MetricsDock"]
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QDockWidget,
     QGridLayout,
     QHBoxLayout,
@@ -130,8 +131,16 @@ class MetricsDock(QDockWidget):
         threshold = QHBoxLayout()
         threshold.addWidget(QLabel("Low confidence, under"))
         threshold.addWidget(self.threshold_box)
+        self.motion_box = QCheckBox("motion-compensated")
+        self.motion_box.setChecked(self.session.motion_flicker)
+        self.motion_box.setToolTip("Warp the previous frame's labels by the optical flow first, so camera motion "
+                                   "does not count as flicker (8 ms more per frame at 480x360, 30 ms at 960x540 on two cores)")
+        self.motion_box.toggled.connect(self._motion_changed)
+        flicker = QVBoxLayout()
+        flicker.addWidget(QLabel("Flicker vs previous frame"), alignment=Qt.AlignmentFlag.AlignCenter)
+        flicker.addWidget(self.motion_box, alignment=Qt.AlignmentFlag.AlignCenter)
         for column, (caption, value) in enumerate((("Mean confidence", self.confidence_label), (threshold, self.low_share_label),
-                                                   ("Flicker vs previous frame", self.flicker_label))):
+                                                   (flicker, self.flicker_label))):
             value.setAlignment(Qt.AlignmentFlag.AlignCenter)
             value.setFont(self._medium)
             grid.addWidget(value, 1, column)
@@ -148,6 +157,11 @@ class MetricsDock(QDockWidget):
         if abs(value - self.session.low_confidence) > 1e-9:
             self.session.set_low_confidence(value)
             self.threshold_changed.emit()
+
+    def _motion_changed(self, on: bool) -> None:
+        if on != self.session.motion_flicker:
+            self.session.set_motion_flicker(on)
+            self.threshold_changed.emit()  # the frame is measured again, the new way
 
     def cell_text(self, row: int, column: int) -> str:
         item = self.table.item(row, column)

@@ -52,16 +52,16 @@ class _PlaybackRun:
     """
 
     def __init__(self, pipeline, run_id, cancel, ack, model, truth, generation, mode, source, *, signals, threshold,
-                 interval) -> None:
+                 interval, motion=False) -> None:
         self.pipeline, self.run_id, self.cancel, self.ack = pipeline, run_id, cancel, ack
         self.model, self.truth, self.generation, self.mode, self.source = model, truth, generation, mode, source
-        self.signals, self.threshold, self.interval = signals, threshold, interval
+        self.signals, self.threshold, self.interval, self.motion = signals, threshold, interval, motion
         submit = getattr(model, "submit", None)
         lanes = getattr(model, "preferred_batch", 1) if callable(submit) and takes_keyword(submit, "confidence") else 1
         self.depth = 2 * lanes if lanes > 1 else 0
         self.pending: deque = deque()  # (index, frame, future, due)
         self.clock, self.seq = None, 0
-        self.previous = None  # (index, labels) of the last frame shown: flicker
+        self.previous = None  # (index, labels, frame) of the last frame shown: flicker
 
     def add(self, index: int, frame) -> None:
         now = time.perf_counter()
@@ -97,11 +97,11 @@ class _PlaybackRun:
             prediction = None if future is None else future.result()
             result = analyse_frame(frame, index=index, model=self.model, truth=self.truth, time_s=_time_of(self.source, index),
                                    generation=self.generation, signals=self.signals, previous=self.previous,
-                                   threshold=self.threshold, prediction=prediction)
+                                   threshold=self.threshold, prediction=prediction, motion=self.motion)
         except Exception as exc:  # noqa: BLE001
             raise _ModelFailed(f"error: frame {index}: the model failed: {one_line(exc)}") from exc
         if result.labels is not None:
-            self.previous = (index, result.labels)
+            self.previous = (index, result.labels, frame)
         if self.interval:
             wait = due - time.perf_counter()
             if wait > 0:
@@ -159,6 +159,7 @@ class InferencePipeline(QObject):
         self._still_previous = None
         self.signals = False  # also the model's own signals (confidence, flicker): set while a view shows them
         self.low_confidence = DEFAULT_LOW_CONFIDENCE  # their "low confidence" threshold
+        self.motion_flicker = False  # their flicker after motion compensation
         self._still_thread = threading.Thread(target=self._still_loop, name="still-frame", daemon=True)
         self._still_thread.start()
 
@@ -278,12 +279,12 @@ class InferencePipeline(QObject):
         try:
             result = analyse_frame(frame, index=index, model=model, truth=truth, time_s=_time_of(source, index),
                                    generation=generation, signals=self.signals, previous=self._previous_still(generation),
-                                   threshold=self.low_confidence)
+                                   threshold=self.low_confidence, motion=self.motion_flicker)
         except Exception as exc:  # noqa: BLE001
             self._emit(self._signals.frame_failed, run_id, index, f"frame {index}: the model failed: {one_line(exc)}")
             return
         if result.labels is not None:
-            self._still_previous = (generation, index, result.labels)  # a step forward shows flicker too
+            self._still_previous = (generation, index, result.labels, frame)  # a step forward shows flicker too
         self._emit(self._signals.result, run_id, result)
 
     def _decode_loop(self, run_id, cancel, source, start, loop, frames, live) -> None:
@@ -348,7 +349,7 @@ class InferencePipeline(QObject):
 
     def _playback_loop(self, run_id, cancel, frames, ack, model, truth, generation, mode, speed, live, source) -> None:
         run = _PlaybackRun(self, run_id, cancel, ack, model, truth, generation, mode, source, signals=self.signals,
-                           threshold=self.low_confidence,
+                           threshold=self.low_confidence, motion=self.motion_flicker,
                            interval=None if live else frame_interval(fps=source.fps, speed=speed))
         reason = "stopped"
         try:

@@ -27,6 +27,7 @@ class PlaybackControls:
         """The model's own signals cost a softmax per pixel: only while a view shows them."""
         self.pipeline.signals = self.wants_signals()
         self.pipeline.low_confidence = self.session.low_confidence
+        self.pipeline.motion_flicker = self.session.motion_flicker
 
     def wants_signals(self) -> bool:
         docks = [self.metrics_dock, getattr(getattr(self, "analysis_dock", None), "timeline_dock", None),

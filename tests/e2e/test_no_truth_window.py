@@ -96,3 +96,31 @@ def test_signals_are_not_computed_while_no_view_shows_them(qtbot, random_checkpo
     assert window.session.result.signals is None and window.session.result.confidence is None
     window.metrics_dock.show()
     qtbot.waitUntil(lambda: window.session.result.signals is not None, timeout=WAIT_MS)
+
+
+def test_motion_compensated_flicker_is_the_analysis_tools_measure(qtbot, random_checkpoint, dashcam):
+    """Ticked, the dock's flicker is the change of labels after warping the previous frame's labels
+    by the optical flow (``analysis.temporal``), on the same two frames; unticked, the raw change."""
+    from camvid_viewer.analysis.temporal import label_change_rate, motion_flow
+
+    window = _make_window(qtbot, random_checkpoint)
+    qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
+    open_and_wait(qtbot, window, dashcam)
+    dock, s = window.metrics_dock, window.session
+    dock.motion_box.setChecked(True)
+    assert s.motion_flicker
+    shown = {}
+    s.events.result.connect(lambda r: shown.__setitem__(r.index, r))
+    window.set_mode("every-frame")
+    window.set_speed(None)
+    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
+        window.play(start=0)
+    before, last = shown[FRAMES - 2], shown[FRAMES - 1]
+    flow = motion_flow(before.frame, last.frame)
+    expected = label_change_rate(before.labels, last.labels, flow=flow)
+    assert last.signals.flicker == pytest.approx(expected, abs=1e-12)
+    assert dock.flicker_label.text() == format_score(expected)
+    raw = float((last.labels != before.labels).mean())
+    assert shown[1].signals.flicker is not None and expected != raw  # the flow changed what is compared
+    dock.motion_box.setChecked(False)
+    assert not s.motion_flicker and s.signal_totals.frames == 0  # the old way's figures are gone

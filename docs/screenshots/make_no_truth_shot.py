@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -22,8 +21,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 import cv2  # noqa: E402
 from neutral_home import neutral_home, scratch_folder  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from shot_window import pump, shot_window  # noqa: E402
 
-from camvid_viewer.ui.main_window import MainWindow  # noqa: E402
 from model.data import default_camvid_root  # noqa: E402
 
 
@@ -44,32 +43,20 @@ def main() -> int:
         clip = clips / "dashcam.mp4"
         write_clip(home / "camvid", clip)
         app = QApplication([sys.argv[0]])
-        window = MainWindow(model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="auto")
-        window.resize(1400, 870)
-        window.move(0, 0)
-        window.show()
-
-        def pump(done, seconds=180.0):
-            end = time.time() + seconds
-            while time.time() < end and not done():
-                app.processEvents()
-                time.sleep(0.02)
-            for _ in range(25):
-                app.processEvents()
-                time.sleep(0.02)
-
-        pump(lambda: window.session.model is not None)
+        window = shot_window(app, model_path=sys.argv[1] if len(sys.argv) > 1 else None, backend="auto")
+        pump(app, lambda: window.session.model is not None)
         window.open_path(str(clip))
-        pump(lambda: window.session.result is not None)
+        pump(app, lambda: window.session.result is not None)
         window.analysis_dock.timeline_dock.show()
         window.analysis_dock.raise_()
         window.analysis_dock.tabs.setCurrentWidget(window.analysis_dock.worst)
+        window.metrics_dock.motion_box.setChecked(True)  # flicker after motion compensation
         window.set_mode("every-frame")
         window.set_speed(None)
         window.play(start=0)
-        pump(lambda: not window.session.playing)
+        pump(app, lambda: not window.session.playing)
         window.repaint()
-        pump(lambda: False, 0.5)
+        pump(app, lambda: False, 0.5)
         subprocess.run(["import", "-window", "root", str(HERE / "no_truth.png")], check=True)
         print("wrote", HERE / "no_truth.png")
         window.close()

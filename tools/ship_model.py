@@ -2,12 +2,17 @@
 
 Usage:
     python tools/ship_model.py runs/lite0.safetensors resources/models/camvid-lite0.safetensors \
-        --command "python main.py train ..." --log runs/lite0.log
+        --command "python main.py train ..." --log runs/lite0.log [--fold runs/folds/h0001TP.safetensors ...]
 
 The shipped file keeps float16 weights (half the size) only if val mIoU drops < 0.3 points,
 and carries an int8 calibration with its check (``main.py quantize``, run on the result);
 the card records the exact training command, data, seed, training time, the per-epoch
 val curve and per-class val metrics of both the fp32 and the shipped weights.
+
+A model trained on val as well (the recipe chosen on drive-held-out folds, then trained on all
+468 frames) still gets its val figures, marked ``val_trained_on``: they say how well it fits
+frames it saw, not footage it never saw. That figure is each ``--fold``'s: the same recipe
+trained without one drive and scored on it (``recipe_folds``: drive, figures, command, time).
 """
 
 from __future__ import annotations
@@ -44,6 +49,18 @@ def trained_drives(root: Path, card: dict) -> dict:
     return {"trained_on": count_by_drive(frames), "held_out": {}}
 
 
+def recipe_fold(path: Path) -> dict:
+    """What a drive-held-out run of the recipe measured, from its card."""
+    fold = load_checkpoint(path).card
+    held = fold.get("held_out_metrics")
+    if not held or not (fold.get("drives") or {}).get("held_out"):
+        raise SystemExit(f"{path}: not a drive-held-out run (train --val-split drive:NAME)")
+    return {"held_out": fold["drives"]["held_out"], "trained_on": fold["drives"]["trained_on"],
+            "held_out_metrics": held, "same_drive_val_metrics": fold.get("same_drive_val_metrics"),
+            "training_command": fold.get("training_command"),
+            "training_time_s": (fold.get("train_state") or {}).get("elapsed_s")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source")
@@ -51,6 +68,8 @@ def main() -> int:
     parser.add_argument("--command", required=True, help="the exact training command")
     parser.add_argument("--log", type=Path, help="the run's --progress json log (for the curve)")
     parser.add_argument("--name", default="camvid-lite0")
+    parser.add_argument("--fold", action="append", default=[], type=Path, metavar="MODEL",
+                        help="a run of the same recipe with one drive held out (train --val-split drive:NAME)")
     args = parser.parse_args()
 
     root = default_camvid_root()
@@ -62,8 +81,13 @@ def main() -> int:
     fp32 = evaluate_folder(images=root / "val", annotations=root / "valannot", model=args.source, backend="torch", device="cpu", progress=False)
     tmp = Path(args.target).with_suffix(".fp16-candidate.safetensors")
     net = src.build()
-    card.update(name=args.name, training_command=args.command, data={"root": "CamVid SegNet split", "train_frames": 367, "val_frames": 101})
     card["drives"] = trained_drives(root, card)
+    splits = list((card.get("training") or {}).get("train_splits") or ["train"])
+    card.update(name=args.name, training_command=args.command,
+                data={"root": "CamVid SegNet split", "splits": splits, "trained_frames": sum(card["drives"]["trained_on"].values())})
+    card["val_trained_on"] = "val" in splits
+    if args.fold:
+        card["recipe_folds"] = [recipe_fold(path) for path in args.fold]
     if args.log:
         card["val_curve"] = _curve(args.log)
         card["training_time_s"] = card["val_curve"][-1]["elapsed_s"] if card["val_curve"] else None

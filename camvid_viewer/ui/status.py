@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["StatusLine", "runtime_text"]
+__all__ = ["StatusLine", "card_figure", "runtime_text"]
 
 import time
 
@@ -77,9 +77,20 @@ class StatusLine:
             return
         self.labels["device"].setText(runtime_text(model))  # what runs, e.g. "cpu / onnx / int8"
         card = getattr(model, "card", None) or {}
-        val = card.get("val_metrics") or {}
-        miou = val.get("mean_iou") if isinstance(val, dict) else None
-        self.labels["model"].setText(f"{model.name}  (val mIoU {format_score(miou)})")
+        self.labels["model"].setText(f"{model.name}  ({card_figure(card)})")
 
     def _dropped_changed(self, _dropped: int) -> None:
         self.display.request()
+
+
+def card_figure(card: dict) -> str:
+    """The figure a model's card gives for it: val mIoU, or, when it trained on val too, its
+    recipe's mIoU on a drive held out of training (what a user's own footage is like)."""
+    folds = card.get("recipe_folds") or []
+    if card.get("val_trained_on") and folds:
+        scores = [f["held_out_metrics"]["mean_iou"] for f in folds if (f.get("held_out_metrics") or {}).get("mean_iou") is not None]
+        if scores:
+            return f"unseen-drive mIoU {format_score(sum(scores) / len(scores))}"
+    val = card.get("val_metrics") or {}
+    miou = val.get("mean_iou") if isinstance(val, dict) else None
+    return f"val mIoU {format_score(miou)}" + (", trained on" if card.get("val_trained_on") else "")

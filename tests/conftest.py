@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if "CAMVID_VIEWER_CACHE" not in os.environ:
+    # One graph cache for the whole run, never the user's: set here in pytest's first process,
+    # inherited by its xdist workers, removed when that process exits (CI passes its own).
+    os.environ["CAMVID_VIEWER_CACHE"] = tempfile.mkdtemp(prefix="camvid-viewer-tests-")
+    atexit.register(shutil.rmtree, os.environ["CAMVID_VIEWER_CACHE"], ignore_errors=True)
 
 from model.data import default_camvid_root  # noqa: E402
 

@@ -47,12 +47,11 @@ def test_eval_cli_reaches_the_card_figures(camvid_root):
 
 
 @pytest.mark.slow
-def test_backends_agree_on_real_frames(camvid_root, tmp_path, monkeypatch):
+def test_backends_agree_on_real_frames(camvid_root):
     import cv2
 
     from model.inference import Segmenter
 
-    monkeypatch.setenv("CAMVID_VIEWER_CACHE", str(tmp_path))
     frames = [cv2.imread(str(p)) for p in sorted((camvid_root / "val").glob("*.png"))[::25]]
     frames.append(cv2.resize(frames[0], (960, 540)))
     reference = Segmenter(SHIPPED, backend="torch", device="cpu")

@@ -7,8 +7,10 @@ from model.checkpoint import CheckpointError
 from model.inference import Segmenter, working_size
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def private_cache(tmp_path, monkeypatch):
+    """A cache of this test's own, for tests that count its graphs (the others share the session's:
+    a graph is keyed by the checkpoint's hash, so sharing is exact and saves re-exports)."""
     monkeypatch.setenv("CAMVID_VIEWER_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
 

@@ -18,11 +18,9 @@ def frames(camvid_root):
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_confidence_comes_with_the_labels_and_equals_the_probabilities(frames, random_checkpoint, backend, tmp_path,
-                                                                       monkeypatch):
+def test_confidence_comes_with_the_labels_and_equals_the_probabilities(frames, random_checkpoint, backend):
     from model.inference import Segmenter
 
-    monkeypatch.setenv("CAMVID_VIEWER_CACHE", str(tmp_path))
     segmenter = Segmenter(random_checkpoint, backend=backend, device="cpu")
     for frame in (frames[0], cv2.resize(frames[0], (640, 400))):
         fast = segmenter.segment(frame, confidence=True)

@@ -381,5 +381,8 @@ def install_analysis(window, *, cache_dir=None) -> AnalysisDock:
     smoothing.toggled.connect(dock.smoothing.setChecked)
     dock.smoothing.toggled.connect(smoothing.setChecked)
     menu.addAction(smoothing)
+    # One "flicker after motion compensation" choice: the live figure and the timeline's curves.
+    dock.timeline.compensated.toggled.connect(window.metrics_dock.motion_box.setChecked)
+    window.metrics_dock.motion_box.toggled.connect(dock.timeline.compensated.setChecked)
     window.analysis_dock = dock
     return dock

@@ -107,8 +107,8 @@ def test_motion_compensated_flicker_is_the_analysis_tools_measure(qtbot, random_
     qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
     open_and_wait(qtbot, window, dashcam)
     dock, s = window.metrics_dock, window.session
-    dock.motion_box.setChecked(True)
-    assert s.motion_flicker
+    window.analysis_dock.timeline.compensated.setChecked(True)  # the timeline's box is the same choice
+    assert dock.motion_box.isChecked() and s.motion_flicker
     shown = {}
     s.events.result.connect(lambda r: shown.__setitem__(r.index, r))
     window.set_mode("every-frame")
@@ -124,3 +124,4 @@ def test_motion_compensated_flicker_is_the_analysis_tools_measure(qtbot, random_
     assert shown[1].signals.flicker is not None and expected != raw  # the flow changed what is compared
     dock.motion_box.setChecked(False)
     assert not s.motion_flicker and s.signal_totals.frames == 0  # the old way's figures are gone
+    assert not window.analysis_dock.timeline.compensated.isChecked()

@@ -115,8 +115,10 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
     t.add_argument("--crop", type=_crop, default=(288, 384), metavar="HxW")
     t.add_argument("--no-augment", dest="augment", action="store_false")
-    t.add_argument("--photometric", choices=("basic", "strong"), default="basic",
-                   help="basic colour jitter (default), or strong: also gamma, white balance, hue, blur and noise")
+    t.add_argument("--photometric", choices=("basic", "strong"),
+                   help="strong (the default): colour jitter and gamma, white balance, hue, blur and noise; a drive "
+                        "the model never saw scored +11.6 mIoU points with it (docs/BENCHMARKS.md); basic: colour "
+                        "jitter only (the default with --init, as fine-tuning was measured)")
     t.add_argument("--class-weighting", choices=("none", "sqrt", "median"), default="sqrt")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
     t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none); "
@@ -209,6 +211,7 @@ def cmd_train(args) -> int:
 def _finetune_defaults(args) -> None:
     """Without --init: the from-scratch defaults. With it: the parent's network and working height,
     a short run at a lower rate (a few minutes on a 2-core CPU)."""
+    args.photometric = args.photometric or ("basic" if args.init else "strong")
     if not args.init:
         args.epochs, args.lr = args.epochs or 40, args.lr or 1e-3
         args.working_height = args.working_height or 360

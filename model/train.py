@@ -59,7 +59,7 @@ class TrainConfig:
     crop: tuple[int, int] = (288, 384)  # training crop, height x width
     scale: tuple[float, float] = (0.75, 1.5)  # scale jitter range
     augment: bool = True  # scale jitter, crop, flip and colour jitter; off = centre crops
-    photometric: str = "basic"  # basic colour jitter, or strong: + gamma, white balance, hue, blur, noise
+    photometric: str = "strong"  # strong: colour jitter + gamma, white balance, hue, blur, noise; or basic jitter only
     class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
     train_splits: tuple[str, ...] = ("train",)  # splits trained on
     val_split: str | None = "val"  # split used to pick the best epoch; drive:NAME[,NAME] holds drives out; None for none

@@ -24,6 +24,7 @@ from camvid_viewer.training.job import (
     _output,
     _rate,
     _whole,
+    check_photometric,
     last_checkpoint_path,
     read_checkpoint_card,
 )
@@ -91,8 +92,10 @@ def default_finetune_output(*, init: str | Path, models_dir: Path, now: datetime
 def build_finetune_request(
     *, init: str, data: str, annotations: str, replay: str, out: str, epochs: str, batch_size: str, lr: str,
     crop: str, augment: bool, device: str, holdout: str, max_steps_per_epoch: int | None = None,
+    photometric: str | None = None,
 ) -> TrainRequest:
     """Check the fine-tune form; raise :class:`JobInputError` with one clear line."""
+    check_photometric(photometric)
     if not init.strip():
         raise JobInputError("Start from: choose the model to fine-tune (a .safetensors checkpoint)")
     init_path = Path(init.strip()).expanduser()
@@ -122,6 +125,7 @@ def build_finetune_request(
         lr=_rate(lr), crop=_crop(crop), augment=augment, device=device, head=str(arch.get("head", "conv")),
         head_width=int(arch.get("head_width", 96)), max_steps_per_epoch=max_steps_per_epoch,
         init=init_path, annotations=Path(annotations.strip()).expanduser(), replay=replay_path, holdout=share,
+        photometric=photometric,
     )
     _check_new_output(request)
     return request

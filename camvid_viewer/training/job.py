@@ -37,6 +37,7 @@ from pathlib import Path
 from camvid_viewer.training.progress import val_figures
 from model.classes import CAMVID, LabelSet
 from model.data import DataError, detect_splits, list_images, pair_by_stem
+from model.photometric import PHOTOMETRIC
 
 #: Same names as ``model.networks.BACKBONES`` (not imported: that package imports torch).
 BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "vgg16")
@@ -84,6 +85,7 @@ class TrainRequest:
     lr: float = 1e-3
     crop: tuple[int, int] = (288, 384)  # height, width
     augment: bool = True
+    photometric: str | None = None  # basic | strong; None: the command's default
     device: str = "auto"
     resume: Path | None = None
     head: str = "conv"  # taken from the resume file's card when resuming
@@ -144,8 +146,10 @@ def default_output_path(*, data_root: str | Path, backbone: str, models_dir: Pat
 def build_request(
     *, data: str, out: str, backbone: str, epochs: str, batch_size: str, lr: str, crop: str,
     augment: bool, device: str, resume: str = "", max_steps_per_epoch: int | None = None,
+    photometric: str | None = None,
 ) -> TrainRequest:
     """Check the form's text fields and files; raise :class:`JobInputError` with one clear line."""
+    check_photometric(photometric)
     if not data.strip():
         raise JobInputError("Dataset: choose a dataset folder")
     summary = describe_dataset(root=data.strip())
@@ -173,8 +177,13 @@ def build_request(
     return TrainRequest(
         data=summary.root, out=out_path, backbone=backbone, epochs=n_epochs, batch_size=batch, lr=rate,
         crop=crop_hw, augment=augment, device=device, resume=resume_path, head=head, head_width=head_width,
-        max_steps_per_epoch=max_steps_per_epoch,
+        max_steps_per_epoch=max_steps_per_epoch, photometric=photometric,
     )
+
+
+def check_photometric(photometric: str | None) -> None:
+    if photometric not in (None, *PHOTOMETRIC):
+        raise JobInputError(f"Light and colour: unknown augmentation {photometric!r} (choose from {', '.join(PHOTOMETRIC)})")
 
 
 def _whole(text: str, name: str, low: int, high: int) -> int:
@@ -335,6 +344,8 @@ def train_command(*, request: TrainRequest, python: str = sys.executable) -> tup
     ]
     if not request.augment:
         args.append("--no-augment")
+    elif request.photometric:
+        args += ["--photometric", request.photometric]
     if request.resume is not None:
         args += ["--resume", str(request.resume)]
     for flag, value in (("--init", request.init), ("--annotations", request.annotations), ("--replay", request.replay)):

@@ -86,7 +86,7 @@ class FinetuneDialog(TrainDialog):
         self.holdout_edit = QLineEdit("0.2")
         self.holdout_edit.setToolTip("share of the labelled frames never trained on, scored before and after")
         form.addRow("Hold out", self.holdout_edit)
-        self._add_schedule_rows(form, epochs="2", lr="0.0003")  # train --init's defaults
+        self._add_schedule_rows(form, epochs="2", lr="0.0003", photometric="basic")  # train --init's defaults
         self.out_edit = QLineEdit(placeholderText="the new model (.safetensors); the parent is never replaced")
         form.addRow("Output file", self._with_browse(self.out_edit, self._browse_out))
         self.resume_edit = QLineEdit()  # the plain dialog's; a fine-tune never resumes
@@ -170,6 +170,7 @@ class FinetuneDialog(TrainDialog):
             batch_size=self.batch_edit.text(), lr=self.lr_edit.text(), crop=self.crop_edit.text(),
             augment=self.augment_check.isChecked(), device=self.device_box.currentText(),
             holdout=self.holdout_edit.text(), max_steps_per_epoch=self._max_steps,
+            photometric=self.photometric_box.currentText(),
         )
 
     def _locked_while_running(self) -> tuple[QWidget, ...]:

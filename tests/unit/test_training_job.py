@@ -121,6 +121,24 @@ def test_build_request_defaults_and_command_parse_with_the_real_cli(camvid_subse
     assert (parsed.augment, parsed.device, parsed.max_steps_per_epoch, parsed.head_width) == (False, "cpu", 3, 96)
 
 
+def test_light_and_colour_augmentation_reaches_the_command(camvid_subset, tmp_path):
+    """The dialog's choice is the child's --photometric; left to the command, it trains with strong."""
+    from camvid_viewer.commands.parser import build_parser
+    from model.cli import _finetune_defaults
+
+    out = tmp_path / "m.safetensors"
+    for choice in ("strong", "basic"):
+        _, args = job.train_command(request=job.build_request(**_form(camvid_subset, out), photometric=choice))
+        assert build_parser().parse_args(args[1:]).photometric == choice
+    _, args = job.train_command(request=job.build_request(**_form(camvid_subset, out)))
+    parsed = build_parser().parse_args(args[1:])
+    assert parsed.photometric is None and "--photometric" not in args
+    _finetune_defaults(parsed)
+    assert parsed.photometric == "strong"  # from scratch: the measured best (docs/BENCHMARKS.md)
+    with pytest.raises(job.JobInputError, match="Light and colour: unknown augmentation"):
+        job.build_request(**_form(camvid_subset, out), photometric="extreme")
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -36,8 +36,10 @@ def _curve(log: Path) -> list[dict]:
     for line in log.read_text().splitlines():
         if line.startswith('{"event": "epoch"'):
             e = json.loads(line)
-            points.append({"epoch": e["epoch"], "elapsed_s": round(e["elapsed"], 1), "loss": round(e["loss"], 4),
-                           "pixel_accuracy": round(e["val"]["pixel_accuracy"], 4), "mean_iou": round(e["val"]["mean_iou"], 4)})
+            point = {"epoch": e["epoch"], "elapsed_s": round(e["elapsed"], 1), "loss": round(e["loss"], 4)}
+            if e.get("val"):  # a run on every frame (fixed epochs) has no val to score
+                point.update(pixel_accuracy=round(e["val"]["pixel_accuracy"], 4), mean_iou=round(e["val"]["mean_iou"], 4))
+            points.append(point)
     return points
 
 

@@ -4,8 +4,8 @@ Usage:
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/make_finetune_dialog_shot.py
     .venv/bin/python docs/screenshots/make_finetune_dialog_shot.py --frames 10 --out shot.png
 
-Plays the user: copies ``--frames`` val frames of CamVid (drive 0016E5, which the shipped model
-never trained on) and their labels into ``~/footage/0016E5`` + ``0016E5annot`` (the folders edit
+Plays the user: copies ``--frames`` val frames of CamVid (drive 0016E5)
+and their labels into ``~/footage/0016E5`` + ``0016E5annot`` (the folders edit
 mode saves into), fills the dialog as Model > Fine-tune on my labels... does (the shipped model,
 that footage, CamVid to replay), runs a short fine-tune (a few steps per epoch: a picture, not a
 benchmark), and grabs the dialog to docs/screenshots/finetune_dialog.png.

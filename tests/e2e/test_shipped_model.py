@@ -27,6 +27,22 @@ def test_shipped_model_exists_and_is_the_default():
     assert card["val_metrics"]["pixel_accuracy"] >= 0.92
 
 
+def test_the_card_says_what_the_recipe_scores_on_a_drive_it_never_saw():
+    """Trained on all 468 frames, the shipped model's val figure is a trained-on one; the card says
+    so and carries its recipe's drive-held-out fold, which is what the status bar shows."""
+    from camvid_viewer.session import format_score
+    from camvid_viewer.ui.status import card_figure
+
+    card = read_card(SHIPPED)
+    assert card["val_trained_on"] and card["drives"]["trained_on"] == {"0001TP": 62, "0006R0": 101, "0016E5": 305}
+    assert "--photometric strong" in card["training_command"] and "--train-splits train,val" in card["training_command"]
+    (fold,) = card["recipe_folds"]
+    assert fold["held_out"] == {"0001TP": 62} and "0001TP" not in fold["trained_on"]
+    assert "--val-split drive:0001TP" in fold["training_command"] and "--photometric strong" in fold["training_command"]
+    assert fold["held_out_metrics"]["frames"] == 62 and fold["held_out_metrics"]["mean_iou"] >= 0.5
+    assert card_figure(card) == f"unseen-drive mIoU {format_score(fold['held_out_metrics']['mean_iou'])}"
+
+
 @pytest.mark.slow
 def test_eval_cli_reaches_the_card_figures(camvid_root):
     card = read_card(SHIPPED)["val_metrics"]

@@ -123,15 +123,10 @@ class FinetuneDialog(TrainDialog):
             self._dataset_changed()
 
     def _browse_annotations(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Annotation folder", self.annotations_edit.text())
-        if folder:
-            self.annotations_edit.setText(folder)
-            self._dataset_changed()
+        self._browse_folder(self.annotations_edit, "Annotation folder", then=self._dataset_changed)
 
     def _browse_replay(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "CamVid root", self.replay_edit.text())
-        if folder:
-            self.replay_edit.setText(folder)
+        self._browse_folder(self.replay_edit, "CamVid root")
 
     def labelled(self) -> finetune_job.LabelCount:
         """The labelled frames of the form's frames and labels."""

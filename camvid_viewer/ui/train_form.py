@@ -132,11 +132,16 @@ class TrainForm:
         return row(edit, button("Browse...", slot))
 
     # ----- form
-    def _browse_data(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Dataset folder", self.data_edit.text())
+    def _browse_folder(self, edit: QLineEdit, title: str, *, then=None) -> None:
+        """Ask for a folder into ``edit``; ``then()`` after a choice (not after Cancel)."""
+        folder = QFileDialog.getExistingDirectory(self, title, edit.text())
         if folder:
-            self.data_edit.setText(folder)
-            self._dataset_changed()
+            edit.setText(folder)
+            if then is not None:
+                then()
+
+    def _browse_data(self) -> None:
+        self._browse_folder(self.data_edit, "Dataset folder", then=self._dataset_changed)
 
     def _browse_out(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the model as", self.out_edit.text(), "Checkpoints (*.safetensors)")

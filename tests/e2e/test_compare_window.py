@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from compare_models import weaker_checkpoint  # noqa: F401 - a fixture
 from test_external_model import CITYSCAPES, frames_dir, lraspp, onnx_model  # noqa: F401 - fixtures
-from test_viewer import WAIT_MS, _copy_split, _make_window, expect_message, open_and_wait
+from test_viewer import (
+    WAIT_MS,
+    _copy_split,
+    _make_window,
+    expect_message,
+    open_and_wait,
+    play_every_frame,
+)
 
 from camvid_viewer.analysis.temporal import TemporalSmoother
 from camvid_viewer.export import ExportOptions
@@ -152,12 +159,7 @@ def test_two_onnx_models_play_every_frame_on_their_lanes(qtbot, tmp_path, camvid
     qtbot.waitUntil(_compared_result(window, 0), timeout=WAIT_MS * 2)
     s = window.session
     assert s.model.first.backend == s.model.second.backend == "onnx"
-    shown = {}
-    s.events.result.connect(lambda r: shown.__setitem__(r.index, r))
-    window.set_mode("every-frame")
-    window.set_speed(None)
-    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
-        window.play(start=0)
+    shown = play_every_frame(qtbot, window)
     assert sorted(shown) == [0, 1, 2] and all(r.second is not None for r in shown.values())
     assert sorted(window.comparison.state.frames) == [0, 1, 2]
     # Each model's labels are its own, on the same frame: B's equal B run alone.

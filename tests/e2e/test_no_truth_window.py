@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_viewer import WAIT_MS, _make_window, open_and_wait
+from test_viewer import WAIT_MS, _make_window, open_and_wait, play_every_frame
 
 from camvid_viewer.session import format_score
 
@@ -32,12 +32,7 @@ def test_playing_a_video_without_truth_shows_the_models_own_signals(qtbot, rando
     qtbot.waitUntil(lambda: window.session.model is not None, timeout=WAIT_MS)
     open_and_wait(qtbot, window, dashcam)
     window.analysis_dock.timeline_dock.show()
-    shown = {}
-    window.session.events.result.connect(lambda r: shown.__setitem__(r.index, r))
-    window.set_mode("every-frame")
-    window.set_speed(None)
-    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
-        window.play(start=0)
+    shown = play_every_frame(qtbot, window)
     s, dock = window.session, window.metrics_dock
     assert sorted(shown) == list(range(FRAMES)) and s.truth is None
     assert dock.no_truth_label.isVisible() and dock.annotations_button.isVisible() and not dock.truth_panel.isVisible()
@@ -109,12 +104,7 @@ def test_motion_compensated_flicker_is_the_analysis_tools_measure(qtbot, random_
     dock, s = window.metrics_dock, window.session
     window.analysis_dock.timeline.compensated.setChecked(True)  # the timeline's box is the same choice
     assert dock.motion_box.isChecked() and s.motion_flicker
-    shown = {}
-    s.events.result.connect(lambda r: shown.__setitem__(r.index, r))
-    window.set_mode("every-frame")
-    window.set_speed(None)
-    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
-        window.play(start=0)
+    shown = play_every_frame(qtbot, window)
     before, last = shown[FRAMES - 2], shown[FRAMES - 1]
     flow = motion_flow(before.frame, last.frame)
     expected = label_change_rate(before.labels, last.labels, flow=flow)

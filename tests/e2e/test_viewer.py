@@ -107,6 +107,17 @@ def play_to_end(qtbot, window, *, mode: str, speed) -> list[int]:
     return shown
 
 
+def play_every_frame(qtbot, window) -> dict:
+    """Play from frame 0 to the end, every frame, as fast as the model goes; the results by index."""
+    shown = {}
+    window.session.events.result.connect(lambda r: shown.__setitem__(r.index, r))
+    window.set_mode("every-frame")
+    window.set_speed(None)
+    with qtbot.waitSignal(window.pipeline.finished, timeout=WAIT_MS * 2):
+        window.play(start=0)
+    return shown
+
+
 # -- sources, stepping, metrics -------------------------------------------------------------------
 def test_open_folder_step_and_dock_numbers_equal_model_metrics(qtbot, window, val_folder):
     from camvid_viewer.session import format_score

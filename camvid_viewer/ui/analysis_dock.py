@@ -195,7 +195,7 @@ class AnalysisDock(QDockWidget):
         return exports
 
     def _show_live(self) -> None:
-        self.timeline.set_live(self.session.signals)
+        self.timeline.set_live(self.session.signals, self.session.frame_count)
         self.worst.set_signals(self.session.signals)
 
     # -- evaluation ---------------------------------------------------------------------------

@@ -115,6 +115,7 @@ class MetricsTimeline(QWidget):
         self.truth_curve = self.flicker_plot.plot([], [], pen=_TRUTH_PEN, name="truth changes")
         # Filled in as frames play, no truth needed: the model's own signals (``set_live``).
         self.live_indices = np.zeros(0, dtype=np.int64)
+        self._live_ranges: tuple | None = None  # (x from, x to, flicker ceiling) last set by set_live
         self.confidence_curve = self.score_plot.plot([], [], pen=_CONFIDENCE_PEN, name="mean confidence")
         self.low_curve = self.score_plot.plot([], [], pen=_LOW_PEN, name="low-confidence share")
         self.live_flicker_curve = self.flicker_plot.plot([], [], pen=_LIVE_FLICKER_PEN, name="flicker (played)")
@@ -135,13 +136,18 @@ class MetricsTimeline(QWidget):
         self.evaluation = evaluation
         if evaluation is not None:
             self.offer_classes(class_choices(evaluation))
+            self.flicker_plot.enableAutoRange(axis="y")
+            self._live_ranges = None
         self._redraw()
         if evaluation is not None and len(evaluation):
             self.score_plot.setXRange(float(evaluation.indices[0]), float(evaluation.indices[-1]), padding=0.01)
 
-    def set_live(self, signals: dict) -> None:
+    def set_live(self, signals: dict, frame_count: int | None = None) -> None:
         """Show the signals of the frames played so far (``{index: FrameSignals}``), marking the
-        ``MARKED`` least confident frames and the most flickering ones (one per bad moment)."""
+        ``MARKED`` least confident frames and the most flickering ones (one per bad moment).
+
+        The axes span the whole source (``frame_count``) and the flicker axis grows in steps, so
+        a new point redraws curves, not axes (their ticks and grid cost more than the curves)."""
         indices = np.array(sorted(signals), dtype=np.int64)
         self.live_indices = indices
         x = indices.astype(np.float64)
@@ -158,7 +164,17 @@ class MetricsTimeline(QWidget):
         self.confidence_marks.setData(x[least], confidence[least])
         self.flicker_marks.setData(x[most], 100 * flicker[most])
         if len(x) and self.evaluation is None:
-            self.score_plot.setXRange(float(x[0]), float(max(x[-1], x[0] + 1)), padding=0.01)
+            self._keep_live_ranges(x, flicker, frame_count)
+
+    def _keep_live_ranges(self, x: np.ndarray, flicker: np.ndarray, frame_count: int | None) -> None:
+        last = float(frame_count - 1) if frame_count else float(max(x[-1], x[0] + 1))
+        top = float(np.nanmax(100 * flicker)) if np.isfinite(flicker).any() else 0.0
+        ceiling = next((step for step in (5.0, 10.0, 20.0, 50.0) if top <= step), 100.0)
+        ranges = (0.0 if frame_count else float(x[0]), max(last, 1.0), ceiling)
+        if ranges != self._live_ranges:
+            self._live_ranges = ranges
+            self.score_plot.setXRange(ranges[0], ranges[1], padding=0.01)
+            self.flicker_plot.setYRange(0.0, ceiling, padding=0.02)
 
     @property
     def marked_frames(self) -> tuple[list[int], list[int]]:

@@ -55,6 +55,8 @@ def test_playing_a_video_without_truth_shows_the_models_own_signals(qtbot, rando
     assert [dock.cell_text(row, 7) for row in range(12)] == [format_score(c) for c in expected]
     timeline = window.analysis_dock.timeline
     assert list(timeline.live_indices) == list(range(FRAMES))
+    (x_from, x_to), _ = timeline.score_plot.viewRange()
+    assert x_from <= 0 and x_to >= FRAMES - 1  # the whole source from the first point on: axes not redrawn per frame
     x, y = timeline.confidence_curve.getData()
     assert len(x) == FRAMES and y[-1] == pytest.approx(last.signals.mean_confidence)
     least, most = timeline.marked_frames

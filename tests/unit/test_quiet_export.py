@@ -12,6 +12,11 @@ class _Program:
         open(path, "wb").close()
 
 
+def _torch_records(caplog) -> list[str]:
+    """torch's own records (another test's graph export may still be logging on a lane thread)."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("torch")]
+
+
 def test_torch_notes_during_export_are_muted_and_levels_restored(tmp_path, capfd, caplog, monkeypatch):
     guards = logging.getLogger("torch._guards")
     guards.setLevel(logging.INFO)
@@ -25,8 +30,8 @@ def test_torch_notes_during_export_are_muted_and_levels_restored(tmp_path, capfd
     with caplog.at_level(logging.DEBUG):
         onnx_backend._quiet_export(torch.nn.Identity(), torch.zeros(1, 3, 4, 4), tmp_path / "g.onnx")
     out, err = capfd.readouterr()
-    assert "Traceback" not in out + err and not caplog.records
+    assert "Traceback" not in out + err and not _torch_records(caplog)
     assert (tmp_path / "g.onnx").exists()
     assert guards.level == logging.INFO
     guards.error("after the export")
-    assert [r.getMessage() for r in caplog.records] == ["after the export"]
+    assert _torch_records(caplog) == ["after the export"]

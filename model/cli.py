@@ -120,6 +120,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "the model never saw scored +11.6 mIoU points with it (docs/BENCHMARKS.md); basic: colour "
                         "jitter only (the default with --init, as fine-tuning was measured)")
     t.add_argument("--class-weighting", choices=("none", "sqrt", "median"), default="sqrt")
+    t.add_argument("--loss", choices=("ce", "ohem", "lovasz"), default="ce",  # model.losses.LOSSES, without importing torch
+                   help="ce: cross-entropy; ohem: cross-entropy over the pixels still wrong; lovasz: cross-entropy "
+                        "plus Lovasz-softmax, a per-class IoU surrogate (model/losses.py)")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
     t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none); "
                    "drive:NAME[,NAME] holds those drives' frames out of --train-splits and scores them each epoch, "
@@ -194,7 +197,7 @@ def cmd_train(args) -> int:
         head_width=args.head_width, pretrained=args.pretrained, backbone_weights=args.backbone_weights,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer, schedule=args.schedule, crop=args.crop, augment=args.augment,
-        class_weighting=args.class_weighting, train_splits=train_splits, val_split=val_split,
+        class_weighting=args.class_weighting, loss=args.loss, train_splits=train_splits, val_split=val_split,
         working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
         resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
         int8=args.int8, command=_command_line(args), photometric=args.photometric, init=args.init, replay=args.replay, holdout=args.holdout,

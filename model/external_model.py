@@ -21,6 +21,7 @@ import numpy as np
 
 from model.checkpoint import file_sha256
 from model.class_mapping import use_mapping
+from model.confidence import CONFIDENCE_STRIDE, winning_probability_grid_numpy
 from model.onnx_backend import OnnxRunner
 from model.onnx_card import (  # offered here too: callers open "an external model" in one place
     CARD_KEYS,
@@ -120,7 +121,7 @@ class ExternalOnnxRunner(OnnxRunner):
             if labels_only:
                 return labels
             if signals:  # a labels-out graph has no probabilities: each pixel is sure of its class
-                return labels, np.ones(labels.shape, np.float32)
+                return labels, np.ones(labels[:, ::CONFIDENCE_STRIDE, ::CONFIDENCE_STRIDE].shape, np.float32)
             return (np.eye(n, dtype=np.float32)[labels] * 100.0).transpose(0, 3, 1, 2)
         if out.ndim != 4 or out.shape[1] != n:
             raise ModelCardError(f"{self.checkpoint_path}: the model's logits are {tuple(out.shape)} but the card "
@@ -130,7 +131,7 @@ class ExternalOnnxRunner(OnnxRunner):
         if labels_only:
             return labels
         if signals:
-            return labels, 1.0 / np.exp(logits - logits.max(1, keepdims=True)).sum(1)
+            return labels, winning_probability_grid_numpy(logits)
         return logits
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.class_mapping import use_mapping
 from model.classes import LabelSet
+from model.confidence import confidence_at, winning_probability_grid
 from model.external_model import attach_external, is_external_model
 from model.onnx_backend import OnnxRunner, onnx_cache_dir, user_cache_dir
 from model.test_time import MODES, accurate_height, check_mode, flip_averaged
@@ -153,7 +154,8 @@ class Segmenter:
         """Labels (and optionally probabilities) for one BGR uint8 frame.
 
         ``confidence``: also the winning class's probability per pixel, from the same model
-        call (a softmax and a max at the end of the graph), without the 12 probability maps.
+        call, without the 12 probability maps; exact on every second pixel of the working
+        frame, each 2x2 block taking its sample (model/confidence.py).
         """
         if confidence and not probabilities:
             labels, conf = self._runner.run(self._preprocess(frame)[None], signals=True)
@@ -162,6 +164,7 @@ class Segmenter:
 
     def _with_confidence(self, labels: np.ndarray, conf: np.ndarray, frame_hw: tuple[int, int]) -> Prediction:
         h, w = frame_hw
+        conf = confidence_at(conf, labels.shape)
         if conf.shape != (h, w):
             conf = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
         return Prediction(labels=self._to_frame_size(labels, frame_hw), confidence=conf.astype(np.float32, copy=False))
@@ -359,7 +362,7 @@ class _TorchRunner:
             out = self.network(x)
             if signals:
                 labels = out.argmax(1).to(torch.uint8).cpu().numpy()
-                return labels, torch.softmax(out.float(), 1).amax(1).cpu().numpy()
+                return labels, winning_probability_grid(out.float()).cpu().numpy()
             if labels_only:
                 return out.argmax(1).to(torch.uint8).cpu().numpy()
             return out.float().cpu().numpy()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from model.checkpoint import atomic_write, file_sha256
+from model.confidence import CONFIDENCE_STRIDE, winning_probability_grid
 
 _ONNX_OPSET = 18
 
@@ -105,6 +106,8 @@ class OnnxRunner:
         from model.quantize import calibration_hash
 
         kind = labels_only if isinstance(labels_only, str) else _kind(labels_only, False)
+        if kind == "signals":  # the confidence grid's stride is part of what the graph computes
+            kind += f"-s{CONFIDENCE_STRIDE}"
         if self.mode != "fast":
             kind += f"-{self.mode}"
         if int8:
@@ -174,8 +177,8 @@ def _signals_module(network):
     import torch
 
     class LabelsAndConfidence(torch.nn.Module):
-        """Labels and the winning class's softmax probability from one pass: the window's
-        confidence panels cost a softmax, never a second model call."""
+        """Labels and the winning class's probability (on model/confidence.py's grid) from one
+        pass: the window's confidence panels cost a few elementwise passes, never a second call."""
 
         def __init__(self, inner) -> None:
             super().__init__()
@@ -183,10 +186,7 @@ def _signals_module(network):
 
         def forward(self, x):
             logits = self.inner(x)
-            # max softmax = 1 / sum(exp(l - max l)): reductions along the class axis, no Softmax node
-            # (ONNX Runtime's Softmax on a non-last axis transposes the whole map: 3x the model's time).
-            top = logits.amax(1, keepdim=True)
-            return logits.argmax(1).to(torch.uint8), 1.0 / torch.exp(logits - top).sum(1)
+            return logits.argmax(1).to(torch.uint8), winning_probability_grid(logits)
 
     return LabelsAndConfidence(network).eval()
 

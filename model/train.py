@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from model.checkpoint import (
     CheckpointError,
@@ -31,6 +30,7 @@ from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
 from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
 from model.drives import parse_drive_split, split_by_drive
 from model.finetune import finetune_data
+from model.losses import segmentation_loss
 from model.metrics import ConfusionMatrix
 from model.networks import Architecture, build_model
 from model.progress import ProgressReporter
@@ -61,6 +61,7 @@ class TrainConfig:
     augment: bool = True  # scale jitter, crop, flip and colour jitter; off = centre crops
     photometric: str = "strong"  # strong: colour jitter + gamma, white balance, hue, blur, noise; or basic jitter only
     class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
+    loss: str = "ce"  # ce, ohem (hard pixels only) or lovasz (ce + Lovasz-softmax); see model/losses.py
     train_splits: tuple[str, ...] = ("train",)  # splits trained on
     val_split: str | None = "val"  # split used to pick the best epoch; drive:NAME[,NAME] holds drives out; None for none
     working_height: int = 360  # frame height inference resizes to (stored in the card)
@@ -136,7 +137,7 @@ def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps,
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model(images)
-        loss = F.cross_entropy(logits.float(), labels, weight=weights, ignore_index=VOID_INDEX)
+        loss = segmentation_loss(cfg.loss, logits.float(), labels, weight=weights, ignore_index=VOID_INDEX)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a lower --lr")
         optimizer.zero_grad(set_to_none=True)

@@ -27,8 +27,12 @@ def test_confidence_comes_with_the_labels_and_equals_the_probabilities(frames, r
         full = segmenter.segment(frame, probabilities=True)
         assert fast.probabilities is None and fast.confidence.shape == frame.shape[:2]
         np.testing.assert_array_equal(fast.labels, segmenter.segment(frame).labels)
-        if frame.shape == frames[0].shape:  # at the working size: the same numbers, up to float rounding
-            np.testing.assert_allclose(fast.confidence, full.probabilities.max(0), atol=1e-5)
+        if frame.shape == frames[0].shape:  # at the working size: exact on the grid, each 2x2 block its sample
+            exact = full.probabilities.max(0)
+            np.testing.assert_allclose(fast.confidence[::2, ::2], exact[::2, ::2], atol=1e-5)
+            blocks = np.repeat(np.repeat(fast.confidence[::2, ::2], 2, axis=0), 2, axis=1)[: frame.shape[0], : frame.shape[1]]
+            np.testing.assert_array_equal(fast.confidence, blocks)
+            assert abs(float((fast.confidence < 0.5).mean()) - float((exact < 0.5).mean())) < 0.01
         assert abs(float(fast.confidence.mean()) - float(full.confidence.mean())) < 2e-3
         lane = segmenter.submit(frame, confidence=True).result()
         np.testing.assert_allclose(lane.confidence, fast.confidence, atol=1e-6)
@@ -78,3 +82,17 @@ def test_frames_worth_a_look_skip_near_duplicates():
     assert worth_a_look(signals, by="confidence", spacing=0, count=3) == [10, 11, 12]
     with pytest.raises(ValueError, match="unknown ranking"):
         worth_a_look(signals, by="iou")
+
+
+def test_a_confidence_grid_fills_odd_working_sizes_and_refuses_a_mismatch():
+    from model.confidence import confidence_at, winning_probability_grid_numpy
+
+    logits = np.random.default_rng(0).normal(size=(1, 12, 7, 9)).astype(np.float32)
+    grid = winning_probability_grid_numpy(logits)[0]
+    assert grid.shape == (4, 5)
+    full = confidence_at(grid, (7, 9))
+    exact = (np.exp(logits[0]) / np.exp(logits[0]).sum(0)).max(0)
+    assert full.shape == (7, 9) and np.allclose(full[::2, ::2], exact[::2, ::2], atol=1e-6)
+    assert full[6, 8] == grid[3, 4] and full[1, 1] == grid[0, 0]
+    with pytest.raises(ValueError, match="does not match"):
+        confidence_at(grid, (12, 9))

@@ -210,7 +210,7 @@ def run_case(app, window, name: str, path: Path, args, profiler) -> dict:
     frames = decoded_frames(session.source)
     time_model(session.model, frames[:5])  # warm-up
     window_fps, model_fps, ratios, gui_ms, pipeline_ratios, lanes_fps, lane_ratios = [], [], [], [], [], [], []
-    closed_ratios = []
+    closed_ratios, closed_gui_ms = [], []
     for _ in range(args.repeats):
         wall, cpu, shown = play(app, window, mode="every-frame", speed=None, profiler=profiler)
         if shown != list(range(count)):
@@ -225,8 +225,9 @@ def run_case(app, window, name: str, path: Path, args, profiler) -> dict:
             pipeline_ratios.append(time_pipeline(session) / model_fps[-1])  # as a share of the model run beside it
         if args.panels_closed:
             show_panels(app, window, False)
-            closed_wall, _, _ = play(app, window, mode="every-frame", speed=None)
+            closed_wall, closed_cpu, _ = play(app, window, mode="every-frame", speed=None)
             show_panels(app, window, True)
+            closed_gui_ms.append(1000 * closed_cpu / count)
             closed_ratios.append((count / closed_wall) / window_fps[-1])  # closed / open, run one after the other
     row = {"case": name, "size": "{}x{}".format(*frames[0].shape[1::-1]), "frames": count,
            "labelled": session.truth is not None, "model": session.model.name,
@@ -240,6 +241,7 @@ def run_case(app, window, name: str, path: Path, args, profiler) -> dict:
     if closed_ratios:
         row["panels_closed_over_open"] = round(statistics.median(closed_ratios), 3)
         row["panels_closed_runs"] = [round(v, 3) for v in closed_ratios]
+        row["gui_cpu_ms_per_frame_closed"] = round(statistics.median(closed_gui_ms), 2)
     if session.truth is not None:
         row["running_miou"] = round(session.running_scores.mean_iou, 6)
     if not args.no_realtime:
@@ -285,7 +287,7 @@ def main(argv=None) -> int:
         for r in rows:
             pl = f"  pipeline alone {r['pipeline_ratio']:.2f} of the model" if "pipeline_ratio" in r else ""
             if "panels_closed_over_open" in r:
-                pl += f"  panels closed {r['panels_closed_over_open']:.3f}x the fps with them open"
+                pl += f"  panels closed {r['panels_closed_over_open']:.3f}x the fps with them open (GUI thread {r['gui_cpu_ms_per_frame_closed']} ms/frame)"
             rt = (f"  real time {r['realtime_fps']:g} fps: dropped {r['realtime_dropped']} of {r['frames']}"
                   if "realtime_dropped" in r else "")
             print(f"{r['case']:>8} {r['size']:>7} {r['frames']} frames ({r['runtime']}): window {r['window_fps']:5.1f} fps  "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "CALIBRATION_FORMAT", "MIN_EQUAL_PIXELS", "MAX_MIOU_DROP", "check_int8_entry", "int8_passed",
-    "calibration_hash", "build_int8_graph", "stem_nodes", "calibrate", "check_agreement", "quantize_entry",
+    "calibration_hash", "build_int8_graph", "confidence_tail", "stem_nodes", "calibrate", "check_agreement", "quantize_entry",
 ]
 
 import hashlib
@@ -93,10 +93,6 @@ def calibration_hash(entry: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-#: Ops of the labels-and-confidence graph's tail (``model.onnx_backend._signals_module``).
-_CONFIDENCE_TAIL = {"Softmax", "ReduceMax", "Exp", "ReduceSum", "Div", "Sub", "Max", "Reciprocal"}
-
-
 def build_int8_graph(fp32_graph: Path, entry: dict, target: Path) -> Path:
     """Quantize ``fp32_graph`` with the stored ranges (no data needed) into ``target``."""
     import onnx
@@ -107,8 +103,8 @@ def build_int8_graph(fp32_graph: Path, entry: dict, target: Path) -> Path:
     keep = list(entry.get("fp32_nodes", []))
     if not set(keep) <= names:  # another graph of the model (logits, not labels): same rule, its names
         keep = stem_nodes(fp32_graph)
-    if len(graph.output) > 1:  # the confidence tail (softmax, max) has no calibrated ranges: float
-        keep += [n.name for n in graph.node if n.op_type in _CONFIDENCE_TAIL]
+    if len(graph.output) > 1:  # the confidence tail has no calibrated ranges: float
+        keep += confidence_tail(graph)
     with tempfile.TemporaryDirectory(prefix="camvid-int8-") as tmp:
         cache = Path(tmp) / "ranges.json"
         cache.write_text(json.dumps(entry["ranges"]))
@@ -121,6 +117,20 @@ def build_int8_graph(fp32_graph: Path, entry: dict, target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.replace(target) if staged.parent == target.parent else target.write_bytes(staged.read_bytes())
     return target
+
+
+def confidence_tail(graph) -> list[str]:
+    """The nodes of a labels-and-confidence graph that come after the logits, off the ArgMax:
+    everything the labels graph (which was calibrated) does not have."""
+    argmax = next(n for n in graph.node if n.op_type == "ArgMax")
+    logits = argmax.input[0]
+    downstream, tail = {logits}, []
+    for node in graph.node:  # ONNX graphs are topologically sorted
+        if node is not argmax and any(name in downstream for name in node.input):
+            downstream.update(node.output)
+            tail.append(node)
+    labels_branch = {argmax.output[0]}
+    return [n.name for n in tail if not set(n.input) & labels_branch]
 
 
 def stem_nodes(fp32_graph: Path) -> list[str]:

@@ -43,7 +43,7 @@ from camvid_viewer.session import ViewerSession, format_score
 from camvid_viewer.ui.background import BackgroundCall
 from camvid_viewer.ui.confusion_view import ConfusionMatrixView
 from camvid_viewer.ui.pixel_view import PixelAnalysisView
-from camvid_viewer.ui.throttle import DisplayRefresh
+from camvid_viewer.ui.throttle import TIMELINE_INTERVAL_MS, DisplayRefresh
 from camvid_viewer.ui.timeline import MetricsTimeline
 from camvid_viewer.ui.worst_frames import WorstFramesView
 from model.pair import first_of
@@ -115,14 +115,13 @@ class AnalysisDock(QDockWidget):
         self.timeline_dock.setWidget(self.timeline)
         for view in (self.timeline, self.worst):
             view.seek_requested.connect(self.seek_requested)
-        # The playhead follows playback at display rate, and not at all while the timeline is hidden.
-        self.playhead = DisplayRefresh(lambda: self.timeline.set_current_index(session.index), session, self.timeline)
-        self.timeline_dock.visibilityChanged.connect(self.playhead.shown)
-        # The model's own signals of the frames played: appended at display rate, no truth needed.
-        self.live = DisplayRefresh(self._show_live, session, self.timeline)
-        self.timeline_dock.visibilityChanged.connect(self.live.shown)
-        session.events.metrics.connect(self.live.request)
-        session.events.index.connect(lambda _index: self.playhead.request())
+        # The playhead and the model's own signals of the frames played (no truth needed) follow
+        # playback in one repaint, at a plot's display rate, and not at all while the timeline is hidden.
+        self._live_changed = False
+        self.timeline_refresh = DisplayRefresh(self._refresh_timeline, session, self.timeline, interval_ms=TIMELINE_INTERVAL_MS)
+        self.timeline_dock.visibilityChanged.connect(self.timeline_refresh.shown)
+        session.events.metrics.connect(self._signals_changed)
+        session.events.index.connect(lambda _index: self.timeline_refresh.request())
         session.events.source.connect(self._source_changed)
         session.events.model.connect(self._model_changed)
         self._offer_classes()
@@ -194,9 +193,16 @@ class AnalysisDock(QDockWidget):
             exports.addWidget(w)
         return exports
 
-    def _show_live(self) -> None:
-        self.timeline.set_live(self.session.signals, self.session.frame_count)
-        self.worst.set_signals(self.session.signals)
+    def _signals_changed(self) -> None:
+        self._live_changed = True
+        self.timeline_refresh.request()
+
+    def _refresh_timeline(self) -> None:
+        if self._live_changed:
+            self._live_changed = False
+            self.timeline.set_live(self.session.signals, self.session.frame_count)
+            self.worst.set_signals(self.session.signals)
+        self.timeline.set_current_index(self.session.index)
 
     # -- evaluation ---------------------------------------------------------------------------
     def _smoothing_key(self):

@@ -11,7 +11,7 @@ view shows the last frame's values.
 
 from __future__ import annotations
 
-__all__ = ["DisplayRefresh", "DISPLAY_INTERVAL_MS"]
+__all__ = ["DisplayRefresh", "DISPLAY_INTERVAL_MS", "TIMELINE_INTERVAL_MS"]
 
 from collections.abc import Callable
 
@@ -19,6 +19,9 @@ from PyQt6.QtCore import QObject, QTimer
 
 #: Milliseconds between refreshes during playback (5 a second).
 DISPLAY_INTERVAL_MS = 200
+#: The same for plots of the whole source (2 a second): one repaint of a plot costs as much as
+#: several of a table, and a curve over hundreds of frames moves little in 0.2 s.
+TIMELINE_INTERVAL_MS = 500
 
 
 class DisplayRefresh(QObject):

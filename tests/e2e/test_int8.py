@@ -47,6 +47,12 @@ def test_shipped_model_runs_int8_on_the_cpu_and_agrees_with_fp32(val_frames):
     p32, p8 = fp32.segment(val_frames[0], probabilities=True), auto.segment(val_frames[0], probabilities=True)
     assert (p32.labels == p8.labels).mean() >= 0.97
     assert np.allclose(p8.probabilities.sum(axis=0), 1.0, atol=1e-3)
+    # the labels-and-confidence graph (the window's panels) is int8 with the same labels; its
+    # float tail (after the logits) is left unquantized
+    for frame in val_frames[:2]:
+        s8 = auto.segment(frame, confidence=True)
+        assert np.array_equal(s8.labels, auto.segment(frame).labels)
+        assert abs(float(s8.confidence.mean()) - float(fp32.segment(frame, confidence=True).confidence.mean())) < 0.02
 
 
 def test_torch_and_cuda_never_take_int8():

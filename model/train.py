@@ -19,10 +19,8 @@ import numpy as np
 import torch
 
 from model.checkpoint import (
-    CheckpointError,
     check_card,
     load_checkpoint,
-    optimizer_state_from,
     read_card,
     save_checkpoint,
 )
@@ -35,6 +33,7 @@ from model.metrics import ConfusionMatrix
 from model.networks import Architecture, build_model
 from model.progress import ProgressReporter
 from model.run_records import drives_record, finetune_record, same_drive_val
+from model.train_setup import init_distributed, make_optimizer, resume_state, weight_average
 
 
 @dataclass
@@ -62,6 +61,7 @@ class TrainConfig:
     photometric: str = "strong"  # strong: colour jitter + gamma, white balance, hue, blur, noise; or basic jitter only
     class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
     loss: str = "ce"  # ce, ohem (hard pixels only) or lovasz (ce + Lovasz-softmax); see model/losses.py
+    ema: float | None = None  # decay of a moving average of the weights, evaluated and kept instead (restarts at a resume)
     train_splits: tuple[str, ...] = ("train",)  # splits trained on
     val_split: str | None = "val"  # split used to pick the best epoch; drive:NAME[,NAME] holds drives out; None for none
     working_height: int = 360  # frame height inference resizes to (stored in the card)
@@ -123,8 +123,10 @@ def class_weights_from(labels: list[np.ndarray], mode: str) -> torch.Tensor | No
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps, weights, device, report) -> tuple[int, float]:
-    """One pass over ``loader``; returns the next global step and the mean loss."""
+def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps, weights, device, report,
+                    average=None) -> tuple[int, float]:
+    """One pass over ``loader``; returns the next global step and the mean loss. ``average``: a
+    weight average (``train_setup.weight_average``) updated after every step."""
     model.train()
     losses = []
     for i, (images, labels) in enumerate(loader):
@@ -143,6 +145,8 @@ def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if average is not None:
+            average.update_parameters(getattr(model, "module", model))  # DDP wraps the network
         losses.append(loss.item())
         report.step(epoch=epoch, step=step + 1, loss=losses[-1], lr=lr)
     return step0 + len(losses), float(np.mean(losses)) if losses else float("nan")
@@ -240,7 +244,7 @@ def main(cfg: TrainConfig) -> dict:
     device = resolve_device(cfg.device)
     rank = 0
     if distributed:
-        rank, device = _init_distributed(device)
+        rank, device = init_distributed(device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     report = ProgressReporter(cfg.progress, enabled=rank == 0)
@@ -265,10 +269,12 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         model = build_model(cfg.architecture, pretrained=cfg.pretrained, backbone_weights=cfg.backbone_weights).to(device)
     # the parent scored on the held-out frames before any step (and before a resume loads later weights)
     tuned = finetune_record(cfg, finetune, lambda ds: evaluate(model, ds, device)) if finetune is not None else None
-    optimizer = _optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg)
     start_epoch, step, best, elapsed0 = 0, 0, None, 0.0
     if cfg.resume:
-        start_epoch, step, best, elapsed0 = _resume(cfg, model, optimizer)
+        start_epoch, step, best, elapsed0 = resume_state(cfg, model, optimizer)
+    average = weight_average(model, cfg.ema)
+    kept = average.module if average is not None else model  # what is evaluated and saved as the model
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     loader, sampler, gen = _loader(cfg, train_set, distributed)
     steps_per_epoch = min(len(loader), cfg.max_steps_per_epoch or len(loader))
@@ -286,18 +292,18 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         gen.manual_seed(cfg.seed * 1000 + epoch)
         report.epoch_start(epoch=epoch + 1, epochs=cfg.epochs, steps=steps_per_epoch)
         step, loss = train_one_epoch(net, loader, optimizer, cfg, epoch=epoch + 1, step0=step,
-                                     total_steps=total, weights=weights, device=device, report=report)
+                                     total_steps=total, weights=weights, device=device, report=report, average=average)
         _check_finite(model, epoch + 1)  # on every rank: DDP ranks hold the same weights
         if rank == 0:
             best = _end_epoch(cfg, model, optimizer, val_set, device, report, epoch=epoch, start_epoch=start_epoch,
-                              step=step, loss=loss, best=best, t0=t0, records=records)
+                              step=step, loss=loss, best=best, t0=t0, records=records, kept=kept)
         if distributed:
             torch.distributed.barrier()
     summary = {"best_path": str(cfg.out), "last_path": str(cfg.last_path), "best_val": best}
     if rank == 0 and Path(cfg.out).is_file():
-        same_drive = same_drive_val(cfg, lambda ds: evaluate(model, ds, device))
+        same_drive = same_drive_val(cfg, lambda ds: evaluate(kept, ds, device))
         if same_drive is not None:  # into the card of the kept (last) epoch
-            save_checkpoint(cfg.out, model, read_card(cfg.out) | {"same_drive_val_metrics": same_drive})
+            save_checkpoint(cfg.out, kept, read_card(cfg.out) | {"same_drive_val_metrics": same_drive})
             summary["same_drive_val"] = same_drive
     if rank == 0 and cfg.int8 and cfg.max_steps_per_epoch is None and Path(cfg.out).is_file():  # not smoke runs
         summary["int8"] = _calibrate_int8(cfg)
@@ -337,11 +343,14 @@ def _loader(cfg, train_set, distributed):
     return loader, sampler, gen
 
 
-def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0, records=None):
-    """Validate, write the resumable ``.last`` checkpoint (and the best one when val mIoU improved,
-    or every epoch when a drive is held out: that drive never selects), report the epoch;
-    returns the best validation so far."""
-    val = evaluate(model, val_set, device) if val_set is not None else None
+def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_epoch, step, loss, best, t0, records=None,
+               kept=None):
+    """Validate ``kept`` (the weight average, or the model), write the resumable ``.last``
+    checkpoint of the model (and ``kept`` as the best one when val mIoU improved, or every epoch
+    when a drive is held out: that drive never selects), report the epoch; returns the best
+    validation so far."""
+    kept = model if kept is None else kept
+    val = evaluate(kept, val_set, device) if val_set is not None else None
     improved = val is None or best is None or (val["mean_iou"] or 0) > (best["mean_iou"] or 0)
     if improved:
         best = dict(val or {}, epoch=epoch + 1)
@@ -351,44 +360,8 @@ def _end_epoch(cfg, model, optimizer, val_set, device, report, *, epoch, start_e
     card = _card(cfg, epoch=epoch + 1, step=step, val=val, best=best, elapsed=elapsed, records=records)
     save_checkpoint(cfg.last_path, model, card, optimizer_state=optimizer.state_dict())
     if improved:
-        save_checkpoint(cfg.out, model, card)
+        save_checkpoint(cfg.out, kept, card)
     done = epoch + 1 - start_epoch
     eta = elapsed / done * (cfg.epochs - epoch - 1) if done > 0 else None
     report.epoch_end(epoch=epoch + 1, epochs=cfg.epochs, loss=loss, val=val, best=improved, elapsed=elapsed, eta=eta)
     return best
-
-
-def _optimizer(model, cfg):
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adamw, sgd)")
-
-
-def _resume(cfg, model, optimizer):
-    ckpt = load_checkpoint(cfg.resume)
-    if ckpt.architecture.to_dict() != cfg.architecture.to_dict():
-        raise CheckpointError(f"{cfg.resume}: holds a {ckpt.architecture.backbone}/{ckpt.architecture.head} network, this run trains {cfg.backbone}/{cfg.head}")
-    model.load_state_dict(ckpt.build().state_dict())
-    state = optimizer_state_from(ckpt)
-    if state is None:
-        raise CheckpointError(f"{cfg.resume}: holds no training state (use the .last.safetensors file to resume)")
-    optimizer.load_state_dict(state)
-    ts = ckpt.card["train_state"]
-    return int(ts["epoch"]), int(ts["step"]), ts.get("best"), float(ts.get("elapsed_s", 0.0))
-
-
-def _init_distributed(device):
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    torch.distributed.init_process_group(backend)
-    rank = torch.distributed.get_rank()
-    if device.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    return rank, device

@@ -136,3 +136,55 @@ def test_resume_of_other_architecture_is_refused(camvid_subset, tmp_path, random
     done = run_cli("train", "--data", str(camvid_subset), "--resume", str(random_checkpoint), "--head", "plain", *SMALL)
     assert done.returncode != 0
     assert "holds a efficientnet-lite0/conv network" in done.stderr
+
+
+def test_weight_average_follows_every_step_on_real_frames(camvid_root):
+    """--ema: after each optimizer step the average moves toward the new weights (BN statistics too)."""
+    import torch
+
+    from model.data import CamVidDataset, TrainTransform, pair_by_stem
+    from model.networks import Architecture, build_model
+    from model.progress import ProgressReporter
+    from model.train import TrainConfig, train_one_epoch
+    from model.train_setup import make_optimizer, weight_average
+
+    torch.manual_seed(0)
+    pairs = pair_by_stem(camvid_root / "train", camvid_root / "trainannot")[:2]
+    loader = torch.utils.data.DataLoader(CamVidDataset(pairs, transform=TrainTransform(crop=(96, 128), augment=False)), batch_size=2)
+    model = build_model(Architecture(head_width=16), pretrained=True)
+    cfg = TrainConfig(lr=1e-3, warmup_epochs=0, ema=0.5)
+    optimizer, average = make_optimizer(model, cfg), weight_average(model, cfg.ema)
+    report = ProgressReporter("json", enabled=False)
+    states = []
+    for epoch in range(2):  # one step each
+        train_one_epoch(model, loader, optimizer, cfg, epoch=epoch, step0=epoch, total_steps=10**6, weights=None,
+                        device=torch.device("cpu"), report=report, average=average)
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+    averaged = average.module.state_dict()
+    for key, value in averaged.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.5 * states[0][key] + 0.5 * states[1][key])
+    assert any(not torch.equal(averaged[k], states[1][k]) for k in averaged if averaged[k].is_floating_point())
+
+
+def test_ema_run_keeps_and_scores_the_average(camvid_subset, tmp_path):
+    import contextlib
+    import io
+
+    from model.data import read_image, read_label
+    from model.inference import Segmenter
+    from model.metrics import ConfusionMatrix
+    from model.train import TrainConfig, main
+
+    out = tmp_path / "ema.safetensors"
+    cfg = TrainConfig(data=str(camvid_subset), out=str(out), epochs=1, batch_size=2, crop=(96, 128), head_width=16, seed=7,
+                      max_steps_per_epoch=3, progress="json", int8=False, ema=0.9)
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(cfg)
+    kept, last = load_checkpoint(out), load_checkpoint(out.with_suffix(".last.safetensors"))
+    assert kept.card["training"]["ema"] == 0.9
+    assert any(not (kept.weights[k] == last.weights[k]).all() for k in kept.weights)  # the average, not the last step
+    segmenter, cm = Segmenter(out, backend="torch", device="cpu"), ConfusionMatrix()
+    for image in sorted((camvid_subset / "val").glob("*.png")):
+        cm.update(segmenter.segment(read_image(image)).labels, read_label(camvid_subset / "valannot" / image.name))
+    assert kept.card["val_metrics"]["mean_iou"] == pytest.approx(cm.compute().mean_iou, abs=1e-3)  # what was scored is what was kept

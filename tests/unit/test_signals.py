@@ -49,9 +49,15 @@ def test_signals_of_a_real_frame_pair_equal_their_definitions(frames, random_che
     assert signals.mean_confidence == pytest.approx(float(second.confidence.mean()), rel=1e-6)
     assert signals.low_confidence_share == pytest.approx(float((second.confidence < 0.3).mean()))
     assert signals.flicker == pytest.approx(float((second.labels != first.labels).mean()))
+    sample_labels, sample_conf = second.labels[::2, ::2], second.confidence[::2, ::2]
     for c in range(12):
-        mask = second.labels == c
-        expected = float(second.confidence[mask].mean()) if mask.any() else None
+        mask, sampled = second.labels == c, sample_labels == c
+        if sampled.any():  # a class's mean confidence: over every second pixel of every second row
+            expected = float(sample_conf[sampled].mean())
+            if mask.sum() >= 1000:  # and that sample stands for the class's pixels
+                assert expected == pytest.approx(float(second.confidence[mask].mean()), abs=0.01)
+        else:
+            expected = float(second.confidence[mask].mean()) if mask.any() else None
         assert signals.class_confidence[c] == (pytest.approx(expected, rel=1e-6) if expected is not None else None)
     totals = SignalTotals(12)
     totals.add(frame_signals(first.labels, first.confidence, 12))

@@ -124,7 +124,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                    help="ce: cross-entropy; ohem: cross-entropy over the pixels still wrong; lovasz: cross-entropy "
                         "plus Lovasz-softmax, a per-class IoU surrogate (model/losses.py)")
     t.add_argument("--ema", type=float_argument(minimum=0, maximum=0.9999, above=True), metavar="DECAY",
-                   help="keep an exponential moving average of the weights (e.g. 0.995): evaluated and saved "
+                   help="keep an exponential moving average of the weights (e.g. 0.99, as measured): evaluated and saved "
                         "instead of the last step's weights; it restarts from the weights at a --resume")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
     t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none); "

@@ -314,7 +314,19 @@ def _torch_loggers() -> list:
     return [logging.getLogger("torch"), *(logging.getLogger(name) for name in names)]
 
 
+#: torch's exporter keeps process-wide state (the "exporting" flag, the FX node-meta dict, the
+#: dispatch-mode stack): two exports at once in one process break each other ("Trying to pop
+#: empty mode stack"), so a window loading two models exports one graph at a time.
+_EXPORT_LOCK = threading.Lock()
+
+
 def _quiet_export(network, example, target: Path) -> None:
+    """Export ``network`` to ``target`` with torch's notes muted; one export at a time per process."""
+    with _EXPORT_LOCK:
+        _export_muted(network, example, target)
+
+
+def _export_muted(network, example, target: Path) -> None:
     import contextlib
     import io
     import logging

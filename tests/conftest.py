@@ -5,7 +5,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,22 @@ from model.data import default_camvid_root  # noqa: E402
 
 CAMVID = default_camvid_root()
 needs_camvid = pytest.mark.skipif(CAMVID is None, reason="real CamVid not found: set CAMVID_ROOT or put it at ../shared/camvid")
+
+
+@pytest.fixture(autouse=True)
+def no_graph_export_outlives_its_test():
+    """torch's exporter sets process-wide state (its "exporting" flag and node-meta dict) that other
+    torch calls read: a window's background graph export still running when the next test in this
+    worker trained made that test's ``torch.manual_seed`` fail (KeyError 'custom'). So each test's
+    background calls finish, and no export (a lane's, too) is in flight, before the next starts."""
+    yield
+    deadline = time.monotonic() + 120
+    for thread in threading.enumerate():
+        if thread.name.startswith("call-") and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    backend = sys.modules.get("model.onnx_backend")
+    if backend is not None and backend._EXPORT_LOCK.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        backend._EXPORT_LOCK.release()
 
 
 @pytest.fixture(scope="session")

@@ -35,3 +35,38 @@ def test_torch_notes_during_export_are_muted_and_levels_restored(tmp_path, capfd
     assert guards.level == logging.INFO
     guards.error("after the export")
     assert _torch_records(caplog) == ["after the export"]
+
+
+def test_two_threads_exporting_at_once_both_get_a_working_graph(tmp_path):
+    """A window loading two models at once exports from two threads; unguarded, torch's exporter
+    shares one dispatch-mode stack across them and both exports fail."""
+    import threading
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from model.networks import Architecture, build_model
+
+    torch.manual_seed(0)
+    network = build_model(Architecture(head_width=16), pretrained=False).eval()
+    errors: list[BaseException] = []
+
+    def export(name: str) -> None:
+        try:
+            onnx_backend._quiet_export(network, torch.zeros(1, 3, 64, 96), tmp_path / name)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=export, args=(f"g{i}.onnx",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert not torch.compiler.is_exporting()
+    image = np.random.default_rng(0).standard_normal((1, 3, 64, 96)).astype(np.float32)
+    with torch.no_grad():
+        expected = network(torch.from_numpy(image)).numpy()
+    for i in range(2):
+        session = ort.InferenceSession(str(tmp_path / f"g{i}.onnx"), providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(session.run(None, {"image": image})[0], expected, atol=1e-4)

@@ -263,7 +263,8 @@ def export_onnx(network, path: Path, size: tuple[int, int], *, rebuild: tuple[Pa
 
     ``rebuild``: (checkpoint, graph kind, mode) to export from in a fresh process if the exporter
     fails here. torch's exporter keeps process-wide state, and after a long session of other
-    work it has been seen to fail on a graph it exports fine in a new process.
+    work it has been seen to fail on a graph it exports fine in a new process (two exports at
+    once were one cause; they now take turns, :data:`_EXPORT_LOCK`).
     """
     import torch
 

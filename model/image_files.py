@@ -92,7 +92,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _decode_rgb_png(data: bytes) -> np.ndarray | None:
     """An 8-bit RGB PNG (every CamVid frame, most exported dashcam frames) as BGR through libspng,
     the same pixels OpenCV gives in about half the time; ``None`` for anything else, and for a
-    file whose chunks fail their checksums (libspng would decode it; OpenCV refuses it)."""
+    file whose chunks fail their checksums (OpenCV refuses one; pyspng tells libspng to ignore
+    checksums, so it might show a damaged frame as pixels)."""
     if pyspng is None or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or data[24:26] != b"\x08\x02":
         return None
     if not _png_chunks_intact(data):

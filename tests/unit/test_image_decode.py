@@ -9,10 +9,8 @@ import pytest
 
 from model import image_files
 from model.image_files import DataError, read_image
-from tests.conftest import needs_camvid
 
 
-@needs_camvid
 def test_real_camvid_frames_decode_through_libspng_to_opencvs_pixels(camvid_root):
     files = sorted((camvid_root / "val").glob("*.png"))[::25] + sorted((camvid_root / "train").glob("*.png"))[::90]
     for path in files:

@@ -15,7 +15,6 @@ import os
 import struct
 import sys
 import threading
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,11 +22,6 @@ import cv2
 import numpy as np
 
 from model.classes import NUM_CLASSES
-
-try:  # libspng: an 8-bit RGB PNG decodes in about half OpenCV's time (docs/BENCHMARKS.md)
-    import pyspng
-except ImportError:  # pragma: no cover - a declared dependency; OpenCV decodes everything without it
-    pyspng = None
 
 #: Default for :func:`max_image_pixels`: 64 megapixels (a CamVid frame is 0.35).
 DEFAULT_MAX_PIXELS = 64_000_000
@@ -77,48 +71,11 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     data = _read_bytes(path)
     check_image_size(path, data=data)
-    image = _decode_rgb_png(data)
-    if image is None:
-        with _native_stderr_muted():
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    with _native_stderr_muted():
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(f"{path}: unreadable or truncated image")
     return image
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _decode_rgb_png(data: bytes) -> np.ndarray | None:
-    """An 8-bit RGB PNG (every CamVid frame, most exported dashcam frames) as BGR through libspng,
-    the same pixels OpenCV gives in about half the time; ``None`` for anything else, and for a
-    file whose chunks fail their checksums (OpenCV refuses one; pyspng tells libspng to ignore
-    checksums, so it might show a damaged frame as pixels)."""
-    if pyspng is None or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or data[24:26] != b"\x08\x02":
-        return None
-    if not _png_chunks_intact(data):
-        return None
-    try:
-        rgb = pyspng.load(data)
-    except RuntimeError:
-        return None
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        return None
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-
-
-def _png_chunks_intact(data: bytes) -> bool:
-    """Every chunk inside the file, with a matching CRC, up to IEND."""
-    view, at = memoryview(data), len(_PNG_SIGNATURE)
-    while at + 12 <= len(data):
-        (length,) = struct.unpack_from(">I", data, at)
-        end = at + 12 + length
-        if end > len(data) or zlib.crc32(view[at + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
-            return False
-        if view[at + 4 : at + 8] == b"IEND":
-            return True
-        at = end
-    return False
 
 
 def read_label(path: str | Path, *, num_classes: int = NUM_CLASSES) -> np.ndarray:

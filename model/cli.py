@@ -126,6 +126,11 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--ema", type=float_argument(minimum=0, maximum=0.9999, above=True), metavar="DECAY",
                    help="keep an exponential moving average of the weights (e.g. 0.99, as measured): evaluated and saved "
                         "instead of the last step's weights; it restarts from the weights at a --resume")
+    t.add_argument("--teacher", metavar="MODEL",
+                   help="distil from MODEL (a larger network of the same classes, e.g. a Lite2 run): its softened "
+                        "per-pixel predictions on each batch are a second target (model/losses.py)")
+    t.add_argument("--distill-weight", type=float_argument(minimum=0, maximum=100, above=True), default=1.0, metavar="W",
+                   help="weight of the distillation term beside the loss (default 1.0; with --teacher)")
     t.add_argument("--train-splits", default="train", help="comma-separated splits to train on (e.g. train,val)")
     t.add_argument("--val-split", help="split that selects the best epoch (default: val when the dataset has one; 'none' for none); "
                    "drive:NAME[,NAME] holds those drives' frames out of --train-splits and scores them each epoch, "
@@ -200,7 +205,8 @@ def cmd_train(args) -> int:
         head_width=args.head_width, pretrained=args.pretrained, backbone_weights=args.backbone_weights,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer, schedule=args.schedule, crop=args.crop, augment=args.augment,
-        class_weighting=args.class_weighting, loss=args.loss, ema=args.ema, train_splits=train_splits, val_split=val_split,
+        class_weighting=args.class_weighting, loss=args.loss, ema=args.ema, teacher=args.teacher,
+        distill_weight=args.distill_weight, train_splits=train_splits, val_split=val_split,
         working_height=args.working_height, seed=args.seed, device=args.device, workers=args.workers,
         resume=args.resume, skip_bad=args.skip_bad, max_steps_per_epoch=args.max_steps_per_epoch, progress=args.progress,
         int8=args.int8, command=_command_line(args), photometric=args.photometric, init=args.init, replay=args.replay, holdout=args.holdout,

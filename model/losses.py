@@ -4,6 +4,8 @@ Poles, signs, fences and pedestrians are a few percent of a frame's pixels, so t
 per-pixel cross-entropy is ruled by road, sky and building. OHEM keeps only the pixels the
 model still gets wrong; Lovasz-softmax optimises (a convex surrogate of) each class's IoU
 directly, so a class's weight does not depend on its area (Berman et al., CVPR 2018).
+Distillation adds a larger teacher's softened per-pixel class distribution as a second target
+(Hinton et al., 2015): it says how unsure the teacher is at a pole's edge, which a label cannot.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ LOSSES = ("ce", "ohem", "lovasz")  #: ``train --loss`` choices, the default firs
 
 OHEM_THRESHOLD = 0.7  #: a pixel whose true-class probability is below this is "hard"
 OHEM_MIN_KEPT = 1 / 16  #: at least this share of the batch's labelled pixels is kept
+DISTILL_TEMPERATURE = 2.0  #: both distributions are softened by this before they are compared
 
 
 def segmentation_loss(kind: str, logits: torch.Tensor, labels: torch.Tensor, *, weight: torch.Tensor | None,
@@ -81,3 +84,14 @@ def _lovasz_grad(fg_sorted: torch.Tensor) -> torch.Tensor:
     jaccard = 1.0 - intersection / union
     jaccard[1:] = jaccard[1:] - jaccard[:-1]
     return jaccard
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, *, temperature: float = DISTILL_TEMPERATURE) -> torch.Tensor:
+    """KL(teacher || student) per pixel of (N, C, H, W) logits at ``temperature``, times its square
+    (so the gradient's scale does not depend on it), averaged over every pixel: void pixels too,
+    where the teacher still has a view and the label has none."""
+    t = temperature
+    log_student = F.log_softmax(student / t, dim=1)
+    log_teacher = F.log_softmax(teacher.detach() / t, dim=1)
+    per_pixel = (log_teacher.exp() * (log_teacher - log_student)).sum(dim=1)
+    return per_pixel.mean() * t * t

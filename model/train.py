@@ -28,12 +28,21 @@ from model.classes import CLASS_NAMES, NUM_CLASSES, PALETTE_RGB, VOID_INDEX
 from model.data import CamVidDataset, DataError, TrainTransform, detect_splits, pair_by_stem
 from model.drives import parse_drive_split, split_by_drive
 from model.finetune import finetune_data
-from model.losses import segmentation_loss
+from model.losses import distillation_loss, segmentation_loss
 from model.metrics import ConfusionMatrix
 from model.networks import Architecture, build_model
 from model.progress import ProgressReporter
 from model.run_records import drives_record, finetune_record, same_drive_val
-from model.train_setup import init_distributed, make_optimizer, resume_state, weight_average
+from model.train_setup import (
+    init_distributed,
+    load_teacher,
+    make_optimizer,
+    resume_state,
+    weight_average,
+)
+
+#: what the datasets normalise frames with (``model.data``'s default), recorded in every card
+INPUT_MEAN = INPUT_STD = (0.5, 0.5, 0.5)
 
 
 @dataclass
@@ -62,6 +71,8 @@ class TrainConfig:
     class_weighting: str = "sqrt"  # none, sqrt (sqrt of median-frequency) or median (median-frequency)
     loss: str = "ce"  # ce, ohem (hard pixels only) or lovasz (ce + Lovasz-softmax); see model/losses.py
     ema: float | None = None  # decay of a moving average of the weights, evaluated and kept instead (restarts at a resume)
+    teacher: str | None = None  # a checkpoint of the same classes (a larger network) whose softened predictions are a second target
+    distill_weight: float = 1.0  # weight of that distillation term beside the loss (model/losses.py)
     train_splits: tuple[str, ...] = ("train",)  # splits trained on
     val_split: str | None = "val"  # split used to pick the best epoch; drive:NAME[,NAME] holds drives out; None for none
     working_height: int = 360  # frame height inference resizes to (stored in the card)
@@ -124,9 +135,10 @@ def class_weights_from(labels: list[np.ndarray], mode: str) -> torch.Tensor | No
 
 
 def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps, weights, device, report,
-                    average=None) -> tuple[int, float]:
+                    average=None, teacher=None) -> tuple[int, float]:
     """One pass over ``loader``; returns the next global step and the mean loss. ``average``: a
-    weight average (``train_setup.weight_average``) updated after every step."""
+    weight average (``train_setup.weight_average``) updated after every step; ``teacher``: a
+    frozen network distilled from (``cfg.distill_weight``)."""
     model.train()
     losses = []
     for i, (images, labels) in enumerate(loader):
@@ -140,6 +152,10 @@ def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps,
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model(images)
         loss = segmentation_loss(cfg.loss, logits.float(), labels, weight=weights, ignore_index=VOID_INDEX)
+        if teacher is not None:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                taught = teacher(images)
+            loss = loss + cfg.distill_weight * distillation_loss(logits.float(), taught.float())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; try a lower --lr")
         optimizer.zero_grad(set_to_none=True)
@@ -229,7 +245,7 @@ def _card(cfg: TrainConfig, *, epoch: int, step: int, val: dict | None, best: di
         "classes": list(CLASS_NAMES),
         "palette": [list(c) for c in PALETTE_RGB],
         "void_index": VOID_INDEX,
-        "input": {"colour": "RGB", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "working_height": cfg.working_height},
+        "input": {"colour": "RGB", "mean": list(INPUT_MEAN), "std": list(INPUT_STD), "working_height": cfg.working_height},
         "training": config,
         "train_state": {"epoch": epoch, "step": step, "best": best, "elapsed_s": elapsed},
         "val_metrics": val,
@@ -274,6 +290,7 @@ def _run(cfg, device, rank, distributed, report) -> dict:
     if cfg.resume:
         start_epoch, step, best, elapsed0 = resume_state(cfg, model, optimizer)
     average = weight_average(model, cfg.ema)
+    teacher = load_teacher(cfg.teacher, device, classes=NUM_CLASSES, mean=INPUT_MEAN, std=INPUT_STD) if cfg.teacher else None
     kept = average.module if average is not None else model  # what is evaluated and saved as the model
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     loader, sampler, gen = _loader(cfg, train_set, distributed)
@@ -292,7 +309,8 @@ def _run(cfg, device, rank, distributed, report) -> dict:
         gen.manual_seed(cfg.seed * 1000 + epoch)
         report.epoch_start(epoch=epoch + 1, epochs=cfg.epochs, steps=steps_per_epoch)
         step, loss = train_one_epoch(net, loader, optimizer, cfg, epoch=epoch + 1, step0=step,
-                                     total_steps=total, weights=weights, device=device, report=report, average=average)
+                                     total_steps=total, weights=weights, device=device, report=report, average=average,
+                                     teacher=teacher)
         _check_finite(model, epoch + 1)  # on every rank: DDP ranks hold the same weights
         if rank == 0:
             best = _end_epoch(cfg, model, optimizer, val_set, device, report, epoch=epoch, start_epoch=start_epoch,

@@ -1,4 +1,4 @@
-"""What a training run sets up before its first step: optimizer, resume state, DDP, weight average.
+"""What a training run sets up before its first step: optimizer, resume state, DDP, weight average, teacher.
 
 Kept apart from the loop in ``model/train.py`` so each file reads in one sitting.
 """
@@ -37,6 +37,23 @@ def weight_average(model, decay: float | None):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def load_teacher(path: str, device, *, classes: int, mean, std):
+    """The frozen network of checkpoint ``path`` to distil from: same classes and input normalisation
+    as the student (it sees the student's batch), evaluated, never trained."""
+    ckpt = load_checkpoint(path)
+    card = ckpt.card
+    if len(card.get("classes", [])) != classes:
+        raise CheckpointError(f"{path}: the teacher predicts {len(card.get('classes', []))} classes, this run trains {classes}")
+    given = card.get("input", {})
+    if [float(v) for v in given.get("mean", [])] != [float(v) for v in mean] or [float(v) for v in given.get("std", [])] != [float(v) for v in std]:
+        raise CheckpointError(f"{path}: the teacher normalises its input otherwise (mean/std {given.get('mean')}/{given.get('std')}); "
+                              "it must see the frames as the student does")
+    teacher = ckpt.build().float().to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
 
 
 def resume_state(cfg, model, optimizer) -> tuple[int, int, dict | None, float]:

@@ -188,3 +188,30 @@ def test_ema_run_keeps_and_scores_the_average(camvid_subset, tmp_path):
     for image in sorted((camvid_subset / "val").glob("*.png")):
         cm.update(segmenter.segment(read_image(image)).labels, read_label(camvid_subset / "valannot" / image.name))
     assert kept.card["val_metrics"]["mean_iou"] == pytest.approx(cm.compute().mean_iou, abs=1e-3)  # what was scored is what was kept
+
+
+def test_a_teacher_is_distilled_from_and_recorded_and_a_foreign_one_refused(camvid_subset, tmp_path, random_checkpoint):
+    import contextlib
+    import copy
+    import io
+
+    from model.checkpoint import CheckpointError, save_checkpoint
+    from model.train import TrainConfig, main
+
+    def run(teacher, out, weight=1.0):
+        cfg = TrainConfig(data=str(camvid_subset), out=str(out), epochs=1, batch_size=2, crop=(96, 128), head_width=16, seed=7,
+                          max_steps_per_epoch=2, progress="json", int8=False, teacher=str(teacher), distill_weight=weight)
+        stream = io.StringIO()
+        with contextlib.redirect_stdout(stream):
+            main(cfg)
+        return [e for e in events(stream.getvalue()) if e["event"] == "step"]
+
+    taught, plain = run(random_checkpoint, tmp_path / "kd.safetensors"), run(random_checkpoint, tmp_path / "w0.safetensors", weight=1e-9)
+    assert load_checkpoint(tmp_path / "kd.safetensors").card["training"]["teacher"] == str(random_checkpoint)
+    assert taught[0]["loss"] > plain[0]["loss"] + 1e-3  # the same first batch, with the teacher's term added
+    ckpt = load_checkpoint(random_checkpoint)
+    card = copy.deepcopy(ckpt.card)
+    card["input"]["mean"] = [0.485, 0.456, 0.406]
+    other = save_checkpoint(tmp_path / "other-input.safetensors", ckpt.build(), card)
+    with pytest.raises(CheckpointError, match="other-input.safetensors: the teacher normalises its input otherwise"):
+        run(other, tmp_path / "refused.safetensors")

@@ -88,3 +88,23 @@ def test_the_command_offers_every_loss():
     assert args.loss == "lovasz" and parser.parse_args(["train", "--data", "x"]).loss == LOSSES[0]
     for kind in LOSSES:
         assert parser.parse_args(["train", "--data", "x", "--loss", kind]).loss == kind
+
+
+def test_distillation_is_zero_at_the_teacher_and_pulls_the_student_toward_it(truth_and_shifted):
+    from model.losses import distillation_loss
+
+    truth, shifted = truth_and_shifted
+    teacher = one_hot_logits(np.where(truth == VOID_INDEX, 0, truth), margin=4.0)
+    assert float(distillation_loss(teacher.clone(), teacher)) == pytest.approx(0.0, abs=1e-6)
+    student = one_hot_logits(shifted, margin=4.0).requires_grad_(True)
+    before = distillation_loss(student, teacher)
+    assert before.item() > 0.1
+    before.backward()
+    with torch.no_grad():
+        stepped = student - 50.0 * student.grad
+    assert distillation_loss(stepped, teacher).item() < before.item()
+    # it is KL(teacher || student) of the softened distributions, times T^2, over every pixel
+    t = 2.0
+    p, q = (teacher / t).softmax(1), (student.detach() / t).softmax(1)
+    expected = (p * (p.log() - q.log())).sum(1).mean() * t * t
+    assert before.item() == pytest.approx(expected.item(), rel=1e-4)

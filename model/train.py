@@ -134,6 +134,11 @@ def class_weights_from(labels: list[np.ndarray], mode: str) -> torch.Tensor | No
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def _mixed_precision(device):
+    """bfloat16 autocast on CUDA (training, the teacher, evaluation alike); plain float32 on the CPU."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps, weights, device, report,
                     average=None, teacher=None) -> tuple[int, float]:
     """One pass over ``loader``; returns the next global step and the mean loss. ``average``: a
@@ -149,11 +154,11 @@ def train_one_epoch(model, loader, optimizer, cfg, *, epoch, step0, total_steps,
         for group in optimizer.param_groups:
             group["lr"] = lr
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with _mixed_precision(device):
             logits = model(images)
         loss = segmentation_loss(cfg.loss, logits.float(), labels, weight=weights, ignore_index=VOID_INDEX)
         if teacher is not None:
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with torch.no_grad(), _mixed_precision(device):
                 taught = teacher(images)
             loss = loss + cfg.distill_weight * distillation_loss(logits.float(), taught.float())
         if not torch.isfinite(loss):
@@ -179,7 +184,7 @@ def evaluate(model, dataset, device, *, batch_size: int = 4) -> dict:
         groups = [items] if len(shapes) == 1 else [[it] for it in items]
         for group in groups:
             images = torch.stack([x for x, _ in group]).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with _mixed_precision(device):
                 pred = model(images).argmax(1).cpu().numpy()
             for p, (_, y) in zip(pred, group, strict=True):
                 cm.update(p, y.numpy())
